@@ -1,0 +1,31 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts.serializers import LoginSerializer, RefreshSerializer, TokensSerializer
+from crm.api import ErrorSerializer
+
+
+@extend_schema(
+    summary="Log in with email and password",
+    responses={
+        200: TokensSerializer,
+        400: OpenApiResponse(ErrorSerializer, description="Malformed body"),
+        401: OpenApiResponse(ErrorSerializer, description="Wrong email or password"),
+        429: OpenApiResponse(ErrorSerializer, description="Too many attempts"),
+    },
+)
+class LoginView(TokenObtainPairView):
+    serializer_class = LoginSerializer
+    throttle_scope = "login"
+
+
+@extend_schema(
+    summary="Exchange a refresh token for a new access token (and a rotated refresh token)",
+    responses={
+        200: TokensSerializer,
+        400: OpenApiResponse(ErrorSerializer, description="Malformed body"),
+        401: OpenApiResponse(ErrorSerializer, description="Invalid, expired or used refresh token"),
+    },
+)
+class RefreshView(TokenRefreshView):
+    serializer_class = RefreshSerializer

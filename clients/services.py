@@ -1,0 +1,68 @@
+import logging
+
+from clients import phones
+from clients.models import Client
+from crm.db import insert_or_skip
+from crm.privacy import mask
+
+logger = logging.getLogger(__name__)
+
+
+def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Client, bool]:
+    """The client whose whatsapp_id is `phone` (digits only), else the one it uniquely contains.
+
+    The guide's rule: a client matches when their whatsappId equals the number in the message or is
+    contained in it (a number stored without its country code). Only an unambiguous containment is
+    trusted; otherwise a new client is created and the doctor reports the would-be twins.
+    """
+    logger.info("Finding or creating client for phone: %s", mask(phone))
+    client = Client.objects.filter(whatsapp_id=phone).first()
+    if client is None:
+        candidates = list(Client.objects.filter(whatsapp_id__in=phones.contained_parts(phone))[:2])
+        if len(candidates) == 1:
+            client = candidates[0]
+        elif candidates:
+            logger.warning(
+                "⚠️ Warning: %s matches several clients by the contained-number rule; creating a new one",
+                mask(phone),
+            )
+    if client is not None:
+        logger.info(
+            "Found existing client: %s (%s)",
+            client.id,
+            client.name or mask(client.whatsapp_id),
+        )
+        return client, False
+    return _create(Client(name=name, phone="+" + phone, whatsapp_id=phone), whatsapp_id=phone)
+
+
+def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, bool]:
+    """A WhatsApp hidden id (`…@lid`) is not a phone number: it is kept apart, never as whatsapp_id."""
+    logger.info("Finding or creating client for lid: %s", lid)
+    client = Client.objects.filter(whatsapp_lid=lid).first()
+    if client is not None:
+        logger.info("Found existing client: %s (%s)", client.id, client.name or lid)
+        return client, False
+    return _create(Client(name=name, whatsapp_lid=lid), whatsapp_lid=lid)
+
+
+def _create(client: Client, **identity: str) -> tuple[Client, bool]:
+    # Two notifications from one new number may arrive at once: the unique column lets exactly one
+    # INSERT through; the other waits for it to commit and then finds its row.
+    if insert_or_skip(client):
+        logger.info(
+            "Created new client: %s (%s)",
+            client.id,
+            client.name or mask(client.whatsapp_id or ""),
+        )
+        return client, True
+    client = Client.objects.get(**identity)
+    logger.info("Found existing client: %s (%s)", client.id, client.name)
+    return client, False
+
+
+def client_link_lid(*, client: Client, lid: str) -> bool:
+    """Remember that `lid` is this phone client, unless another client already holds it."""
+    if client.whatsapp_lid or Client.objects.filter(whatsapp_lid=lid).exists():
+        return False
+    return Client.objects.filter(pk=client.pk, whatsapp_lid__isnull=True).update(whatsapp_lid=lid) == 1

@@ -1,0 +1,74 @@
+"""Fixtures shared by every app's tests."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.test import Client as HttpClient
+
+PAYLOADS = Path(__file__).resolve().parent.parent / "shared" / "greenapi" / "payloads"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast by construction
+
+
+@pytest.fixture(autouse=True)
+def _webhook_defaults(settings) -> None:
+    settings.GREEN_API_WEBHOOK_TOKEN = ""
+    settings.LOG_MODE = "development"
+    settings.WEBHOOK_LOG_FULL_BODY = True
+
+
+def payload(name: str) -> dict:
+    return json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def post_webhook(client: HttpClient) -> Callable[..., object]:
+    """POST a notification (a dict, or raw bytes) to /whatsapp/webhook through the whole Django stack."""
+
+    def post(body: dict | bytes | str, **headers: str):
+        data = body if isinstance(body, bytes | str) else json.dumps(body, ensure_ascii=False)
+        return client.post(
+            "/whatsapp/webhook",
+            data=data,
+            content_type="application/json",
+            headers=headers,
+        )
+
+    return post
+
+
+@pytest.fixture
+def user(db):
+    from accounts.models import User
+
+    return User.objects.create_user(email="staff@example.com", password="correct-horse-battery")
+
+
+@pytest.fixture
+def api(client: HttpClient, user) -> HttpClient:
+    """A test client holding a valid JWT access token."""
+    answer = client.post(
+        "/auth/login",
+        {"email": "staff@example.com", "password": "correct-horse-battery"},
+        content_type="application/json",
+    )
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {answer.json()['accessToken']}"
+    return client
+
+
+def _on_postgres() -> bool:
+    from django.conf import settings
+
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+postgres_only = pytest.mark.skipif(
+    not _on_postgres(),
+    reason="needs PostgreSQL (set DATABASE_URL); SQLite serialises every writer, so races cannot happen there",
+)

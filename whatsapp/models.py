@@ -1,0 +1,177 @@
+import json
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clients.models import Client
+
+
+class Notification(models.Model):
+    """One Green API notification exactly as it was POSTed, and what became of it.
+
+    Written before any processing, in the same transaction: whatever the processing does, the
+    notification is there to look at and to replay (`manage.py replay_notifications`).
+    """
+
+    class Outcome(models.TextChoices):
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        FAILED = "failed"
+        WAITING = "waiting", "waiting for its message"
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    type_webhook = models.CharField(max_length=64, blank=True, db_index=True)
+    instance_id = models.BigIntegerField(default=0, help_text="instanceData.idInstance (0: none given)")
+    id_message = models.CharField(max_length=128, blank=True)
+    # Green API redelivers on any non-200 and sometimes on its own (REFERENCE §9): the identity
+    # (instance, type, idMessage, status) or, for notifications without an idMessage, a hash of
+    # the body, makes each distinct notification one row.
+    dedupe_key = models.CharField(max_length=255, unique=True)
+    deliveries = models.PositiveIntegerField(default=1)
+    body = models.TextField(help_text="The JSON body as received.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PROCESSED)
+    detail = models.TextField(blank=True, help_text="Why it was ignored, or the error.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "whatsapp_notifications"
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["instance_id", "id_message"], name="notif_instance_idmsg"),
+            models.Index(fields=["outcome", "received_at"], name="notif_outcome_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type_webhook or '?'} {self.id_message}".strip()
+
+    @property
+    def body_pretty(self) -> str:
+        try:
+            return json.dumps(json.loads(self.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            return self.body
+
+
+class Message(models.Model):
+    """A WhatsApp message of a client, inbound or outbound; one row per Green API idMessage."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound"
+        OUTBOUND = "outbound"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"  # inbound
+        PENDING = "pending"  # outbound, stored before Green API answered
+        SENT = "sent"
+        DELIVERED = "delivered"
+        READ = "read"
+        FAILED = "failed"
+        NO_ACCOUNT = "noAccount", "no WhatsApp account"
+        NOT_IN_GROUP = "notInGroup", "not in group"
+        YELLOW_CARD = "yellowCard", "yellow card (spam)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=16, default="whatsapp")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    type_message = models.CharField("type", max_length=64, blank=True)
+    content = models.TextField(blank=True)
+    external_id = models.CharField("idMessage", max_length=128, null=True, blank=True)
+    instance_id = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    status_description = models.TextField(blank=True)
+    chat_id = models.CharField(max_length=128, blank=True, help_text="The chat as Green API names it.")
+    chat_name = models.CharField(max_length=255, blank=True, help_text="The group's name, for group chats.")
+    sender_name = models.CharField(max_length=255, blank=True)
+    media_url = models.URLField(max_length=2048, blank=True)
+    file_name = models.CharField(max_length=512, blank=True)
+    mime_type = models.CharField(max_length=128, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    quoted_external_id = models.CharField("quotes idMessage", max_length=128, blank=True)
+    previous_contents = models.JSONField(default=list, blank=True, help_text="Texts before each edit.")
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    reaction = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="WhatsApp's timestamp.")
+    notification = models.ForeignKey(Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "messages"
+        ordering = ["-created_at"]
+        constraints = [
+            # The database, not a prior SELECT, stops a redelivered notification from making a
+            # second row, however many arrive at once.
+            models.UniqueConstraint(
+                fields=["channel", "instance_id", "external_id"],
+                name="messages_channel_instance_external_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="messages_client_created"),
+            models.Index(fields=["-created_at"], name="messages_created"),
+            models.Index(
+                fields=["channel"],
+                name="messages_channel",
+                condition=Q(channel="whatsapp"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (self.content or self.type_message)[:60]
+
+    # Statuses only move forward. A failure outranks "sent" (the message did not go) but not
+    # "delivered" or "read" (it evidently did).
+    STATUS_RANK = {
+        Status.RECEIVED: 0,
+        Status.PENDING: 0,
+        Status.SENT: 1,
+        Status.FAILED: 2,
+        Status.NO_ACCOUNT: 2,
+        Status.NOT_IN_GROUP: 2,
+        Status.YELLOW_CARD: 2,
+        Status.DELIVERED: 3,
+        Status.READ: 4,
+    }
+
+    def advance_status(self, status: str, description: str = "") -> bool:
+        """Take `status` if it is ahead of the current one; True when it changed."""
+        if self.STATUS_RANK.get(status, -1) <= self.STATUS_RANK.get(self.status, 0):
+            return False
+        self.status = status
+        self.status_description = description
+        return True
+
+    def edit(self, new_content: str, at: timezone.datetime) -> None:
+        if new_content == self.content:
+            return
+        self.previous_contents = [*self.previous_contents, self.content]
+        self.content = new_content
+        self.edited_at = at
+
+
+class Instance(models.Model):
+    """The latest known state of a Green API instance, from its instance notifications."""
+
+    id_instance = models.BigIntegerField(primary_key=True)
+    wid = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=32, blank=True, help_text="authorized, notAuthorized, blocked, …")
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    socket_status = models.CharField(max_length=16, blank=True, help_text="online / offline")
+    socket_changed_at = models.DateTimeField(null=True, blank=True)
+    device = models.JSONField(default=dict, blank=True)
+    quota = models.JSONField(default=dict, blank=True)
+    quota_exceeded_at = models.DateTimeField(null=True, blank=True)
+    last_blocked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "whatsapp_instances"
+        ordering = ["id_instance"]
+
+    def __str__(self) -> str:
+        return f"{self.id_instance} ({self.state or 'state unknown'})"

@@ -1,0 +1,442 @@
+"""What happens to a Green API notification: kept first, then turned into messages and states."""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clients.models import Client
+from clients.services import (
+    client_find_or_create_by_lid,
+    client_find_or_create_by_phone,
+    client_link_lid,
+)
+from crm.db import insert_or_skip, lock_key
+from crm.privacy import mask
+from whatsapp import logs
+from whatsapp.models import Instance, Message, Notification
+from whatsapp.notifications import (
+    ChatId,
+    InstanceNotification,
+    Malformed,
+    MessageNotification,
+    StatusNotification,
+    dedupe_key,
+    envelope_of,
+    parse,
+    unwrap,
+)
+
+logger = logging.getLogger("whatsapp.webhook")
+Outcome = Notification.Outcome
+
+
+@dataclass(frozen=True)
+class Receipt:
+    notification_id: int
+    outcome: str
+    detail: str
+    duplicate: bool
+
+
+class NotProcessed(Exception):
+    """A notification that is well-formed but has nothing for us to do; kept as ignored."""
+
+
+def notification_receive(*, raw: bytes, body: dict) -> Receipt:
+    """Keep the notification, then process it, in one transaction.
+
+    The notification row is written first; processing runs inside a savepoint, so an error in it
+    rolls back only what it did and the notification stays, marked failed, for `replay_notifications`.
+    A database failure aborts the whole transaction: nothing is half-written and the caller answers
+    503, so Green API delivers the notification again.
+    """
+    body = unwrap(body)
+    env = envelope_of(body)
+    with transaction.atomic():
+        notification, created = _notification_store(raw=raw, body=body, key=dedupe_key(body, raw))
+        if not created and notification.outcome != Outcome.FAILED:
+            logger.info(
+                "Duplicate notification %s %s: already %s",
+                env.type_webhook,
+                env.id_message,
+                notification.outcome,
+            )
+            return Receipt(
+                notification.pk,
+                notification.outcome,
+                notification.detail,
+                duplicate=True,
+            )
+        return _process(notification, body)
+
+
+def notification_replay(*, notification: Notification) -> Receipt:
+    """Process a kept notification again (after a fix). Safe to repeat: every step is idempotent."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        try:
+            body = json.loads(notification.body)
+        except ValueError as error:
+            return _finish(notification, Outcome.IGNORED, f"body is not JSON: {error}")
+        return _process(notification, unwrap(body) if isinstance(body, dict) else {})
+
+
+def _notification_store(*, raw: bytes, body: dict, key: str) -> tuple[Notification, bool]:
+    env = envelope_of(body)
+    row = Notification(
+        type_webhook=env.type_webhook[:64],
+        instance_id=env.instance_id,
+        id_message=env.id_message,
+        dedupe_key=key,
+        body=raw.decode("utf-8"),
+    )
+    if insert_or_skip(row):
+        return row, True
+    # A redelivery: count it, and take the row as it is now (locked, so a concurrent first delivery
+    # has committed its outcome before we decide whether anything is left to do).
+    Notification.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
+    return Notification.objects.select_for_update().get(dedupe_key=key), False
+
+
+def _process(notification: Notification, body: dict) -> Receipt:
+    what = f"{notification.type_webhook or '?'} {notification.id_message or notification.pk}"
+    if notification.type_webhook in IGNORED:
+        return _finish(notification, Outcome.IGNORED, IGNORED[notification.type_webhook])
+    try:
+        with transaction.atomic():
+            parsed = parse(body)
+            handler = HANDLERS.get(parsed.envelope.type_webhook)
+            if handler is None:
+                raise NotProcessed(f"no handler for {parsed.envelope.type_webhook}")
+            outcome, detail = handler(parsed, notification)
+    except (Malformed, NotProcessed) as reason:
+        logs.log_warning(f"notification {what} ignored: {reason}")
+        return _finish(notification, Outcome.IGNORED, str(reason))
+    except DatabaseError as error:
+        if not _connection_usable():
+            raise  # the database itself is gone: the caller answers 503 and Green API redelivers
+        logs.log_error(what, error)
+        return _finish(notification, Outcome.FAILED, f"{type(error).__name__}: {error}")
+    except Exception as error:
+        logger.exception("❌ Error handling webhook: %s: %s", what, mask(str(error)))
+        return _finish(notification, Outcome.FAILED, f"{type(error).__name__}: {error}")
+    return _finish(notification, outcome, detail)
+
+
+def _connection_usable() -> bool:
+    return connection.is_usable()
+
+
+def _finish(notification: Notification, outcome: str, detail: str) -> Receipt:
+    notification.outcome = outcome
+    notification.detail = detail[:2000]
+    notification.processed_at = timezone.now()
+    notification.save(update_fields=["outcome", "detail", "processed_at"])
+    return Receipt(notification.pk, outcome, notification.detail, duplicate=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages.
+
+
+def message_receive(parsed: MessageNotification, notification: Notification) -> tuple[str, str]:
+    """incomingMessageReceived / outgoingMessageReceived / outgoingAPIMessageReceived."""
+    content = parsed.content
+    if content.target_id and content.type_message in LIFECYCLE:
+        original = _message_by_external_id(parsed.envelope.instance_id, content.target_id)
+        if original is not None:
+            LIFECYCLE[content.type_message](original, parsed)
+            logger.info("%s applied to message %s", content.type_message, original.id)
+            return (
+                Outcome.PROCESSED,
+                f"{content.type_message} of {original.external_id}",
+            )
+        # The original predates us (or is lost): keep the change as a message of its own.
+    client = _client_for(parsed)
+    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
+    message = Message(
+        client=client,
+        direction=Message.Direction.OUTBOUND if outbound else Message.Direction.INBOUND,
+        type_message=content.type_message[:64],
+        content=content.text,
+        external_id=parsed.envelope.id_message,
+        instance_id=parsed.envelope.instance_id,
+        status=Message.Status.SENT if outbound else Message.Status.RECEIVED,
+        chat_id=parsed.chat.raw[:128],
+        chat_name=parsed.chat_name[:255] if parsed.is_group else "",
+        sender_name=parsed.sender_name[:255],
+        media_url=content.media_url[:2048],
+        file_name=content.file_name[:512],
+        mime_type=content.mime_type[:128],
+        latitude=content.latitude,
+        longitude=content.longitude,
+        quoted_external_id=content.quoted_id[:128],
+        sent_at=parsed.envelope.timestamp,
+        notification=notification,
+    )
+    if outbound:
+        # A status for this idMessage may be committing right now (see status_apply).
+        lock_key(parsed.envelope.instance_id, parsed.envelope.id_message)
+    if not insert_or_skip(message):
+        return _merge_repeat(message, parsed)
+    if outbound:
+        _apply_waiting_statuses(message)
+    logger.info(
+        "%s message processed: %s from client %s (%s)",
+        "Outgoing" if outbound else "Incoming",
+        message.external_id,
+        client.id,
+        mask(client.whatsapp_id or client.whatsapp_lid or ""),
+    )
+    return Outcome.PROCESSED, f"message {message.id}"
+
+
+def _client_for(parsed: MessageNotification) -> Client:
+    person: ChatId | None = parsed.person
+    if person is None:
+        raise Malformed(f"group message without a participant: sender {parsed.sender.raw if parsed.sender else ''!r}")
+    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
+    # In outgoing notifications senderName is our own business, not the client.
+    name = "" if outbound else parsed.sender_name
+    if person.kind == "lid":
+        client, _ = client_find_or_create_by_lid(lid=person.value, name=name)
+        return client
+    logger.info(
+        "Extracted phone number from chatId %s: %s",
+        mask(person.raw),
+        mask(person.value),
+    )
+    client, _ = client_find_or_create_by_phone(phone=person.value, name=name)
+    return client
+
+
+def _merge_repeat(message: Message, parsed: MessageNotification) -> tuple[str, str]:
+    """The idMessage is stored already: from our own send (pending/sent), or both outgoing kinds."""
+    existing = Message.objects.select_for_update().get(
+        channel=message.channel,
+        instance_id=message.instance_id,
+        external_id=message.external_id,
+    )
+    changed = [f for f in ("content", "chat_id", "type_message", "sent_at") if not getattr(existing, f)]
+    for field in changed:
+        setattr(existing, field, getattr(message, field))
+    if existing.advance_status(message.status):
+        changed += ["status", "status_description"]
+    if changed:
+        existing.save(update_fields=[*changed, "updated_at"])
+    logger.info(
+        "Message %s already stored; %s",
+        existing.external_id,
+        "updated" if changed else "unchanged",
+    )
+    return Outcome.PROCESSED, f"already stored as message {existing.id}"
+
+
+def _message_by_external_id(instance_id: int, external_id: str) -> Message | None:
+    return (
+        Message.objects.select_for_update()
+        .filter(channel="whatsapp", instance_id=instance_id, external_id=external_id)
+        .first()
+    )
+
+
+def _edit(original: Message, parsed: MessageNotification) -> None:
+    original.edit(parsed.content.text, parsed.envelope.timestamp or timezone.now())
+    original.save(update_fields=["content", "previous_contents", "edited_at", "updated_at"])
+
+
+def _delete(original: Message, parsed: MessageNotification) -> None:
+    # The content stays: staff must still see what the client wrote and then withdrew.
+    original.deleted_at = original.deleted_at or parsed.envelope.timestamp or timezone.now()
+    original.save(update_fields=["deleted_at", "updated_at"])
+
+
+def _react(original: Message, parsed: MessageNotification) -> None:
+    original.reaction = parsed.content.text[:32]  # "" when the reaction is taken back
+    original.save(update_fields=["reaction", "updated_at"])
+
+
+LIFECYCLE: dict[str, Callable[[Message, MessageNotification], None]] = {
+    "editedMessage": _edit,
+    "deletedMessage": _delete,
+    "reactionMessage": _react,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Statuses.
+
+_RANK = Message.STATUS_RANK
+
+
+def status_apply(parsed: StatusNotification, notification: Notification) -> tuple[str, str]:
+    """Move the outbound message's status forward; keep it waiting when the message is not here yet."""
+    if parsed.status not in _RANK:
+        raise NotProcessed(f"unknown status {parsed.status!r}")
+    env = parsed.envelope
+    if _status_update(env.instance_id, env.id_message, parsed.status, parsed.description):
+        _link_lid_from_status(parsed)
+        return Outcome.PROCESSED, parsed.status
+    lock_key(env.instance_id, env.id_message)
+    # Under the lock, a message inserted concurrently has committed: look again.
+    if _status_update(env.instance_id, env.id_message, parsed.status, parsed.description):
+        _link_lid_from_status(parsed)
+        return Outcome.PROCESSED, parsed.status
+    if Message.objects.filter(channel="whatsapp", instance_id=env.instance_id, external_id=env.id_message).exists():
+        return (
+            Outcome.PROCESSED,
+            f"{parsed.status}: not ahead of the stored status, kept",
+        )
+    logs.log_warning(f"status {parsed.status} for unknown message {env.id_message}: waiting for the message")
+    return Outcome.WAITING, f"{parsed.status}: message {env.id_message} not stored yet"
+
+
+def _status_update(instance_id: int, external_id: str, status: str, description: str) -> bool:
+    # One conditional UPDATE: statuses arriving at once for one message can only move it forward.
+    behind = [s for s, rank in _RANK.items() if rank < _RANK[status]]
+    return bool(
+        Message.objects.filter(
+            channel="whatsapp",
+            instance_id=instance_id,
+            external_id=external_id,
+            status__in=behind,
+        ).update(status=status, status_description=description, updated_at=timezone.now())
+    )
+
+
+def _link_lid_from_status(parsed: StatusNotification) -> None:
+    """A status with a `@lid` chatId for a message we sent to a phone tells us who that lid is."""
+    if parsed.chat is None or parsed.chat.kind != "lid":
+        return
+    message = (
+        Message.objects.select_related("client")
+        .filter(
+            channel="whatsapp",
+            instance_id=parsed.envelope.instance_id,
+            external_id=parsed.envelope.id_message,
+        )
+        .first()
+    )
+    if message and client_link_lid(client=message.client, lid=parsed.chat.value):
+        logger.info("Linked lid %s to client %s", parsed.chat.value, message.client.id)
+
+
+def _apply_waiting_statuses(message: Message) -> None:
+    waiting = Notification.objects.select_for_update().filter(
+        outcome=Outcome.WAITING,
+        type_webhook="outgoingMessageStatus",
+        instance_id=message.instance_id,
+        id_message=message.external_id,
+    )
+    for notification in waiting:
+        parsed = parse(json.loads(notification.body))
+        if isinstance(parsed, StatusNotification) and parsed.status in _RANK:
+            _status_update(
+                message.instance_id,
+                message.external_id,
+                parsed.status,
+                parsed.description,
+            )
+            _link_lid_from_status(parsed)
+        _finish(
+            notification,
+            Outcome.PROCESSED,
+            f"{getattr(parsed, 'status', '')}: applied when its message arrived",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Instance events.
+
+
+def instance_event_record(parsed: InstanceNotification, notification: Notification) -> tuple[str, str]:
+    env = parsed.envelope
+    if not env.instance_id:
+        raise Malformed("instanceData.idInstance is missing")
+    at = env.timestamp or notification.received_at
+    instance, _ = Instance.objects.select_for_update().get_or_create(id_instance=env.instance_id)
+    if env.wid:
+        instance.wid = env.wid[:64]
+    kind = env.type_webhook
+    if kind == "stateInstanceChanged" and parsed.state and _newer(instance.state_changed_at, at):
+        instance.state, instance.state_changed_at = parsed.state[:32], at
+        if parsed.state == "notAuthorized":
+            instance.wid = ""
+    elif kind == "statusInstanceChanged" and parsed.socket_status and _newer(instance.socket_changed_at, at):
+        instance.socket_status, instance.socket_changed_at = (
+            parsed.socket_status[:16],
+            at,
+        )
+    elif kind == "deviceInfo":
+        instance.device = parsed.device
+    elif kind == "quotaExceeded":
+        instance.quota, instance.quota_exceeded_at = parsed.quota, at
+    elif kind == "incomingBlock":
+        instance.last_blocked_at = at
+    instance.save()
+    detail = {
+        "stateInstanceChanged": parsed.state,
+        "statusInstanceChanged": parsed.socket_status,
+        "incomingCall": f"call {parsed.call_status} from {parsed.call_from}",
+        "incomingBlock": f"blocked by {parsed.blocked_chat}",
+        "quotaExceeded": str(parsed.quota.get("status", "")),
+    }.get(kind, kind)
+    return Outcome.PROCESSED, detail
+
+
+def _newer(stored: datetime | None, at: datetime) -> bool:
+    return stored is None or at >= stored
+
+
+# Kinds we know and deliberately do not act on; kept, and answered 200 so the queue moves on.
+IGNORED = {
+    "outgoingCall": "outgoing calls are listed in Green API's Russian docs only, with no documented format",
+}
+
+HANDLERS: dict[str, Callable] = {
+    "incomingMessageReceived": message_receive,
+    "outgoingMessageReceived": message_receive,
+    "outgoingAPIMessageReceived": message_receive,
+    "outgoingMessageStatus": status_apply,
+    "stateInstanceChanged": instance_event_record,
+    "statusInstanceChanged": instance_event_record,
+    "deviceInfo": instance_event_record,
+    "quotaExceeded": instance_event_record,
+    "incomingBlock": instance_event_record,
+    "incomingCall": instance_event_record,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Clean-up.
+
+
+def messages_count() -> int:
+    return Message.objects.filter(channel="whatsapp").count()
+
+
+def messages_clear(*, batch_size: int = 50_000, progress: Callable[[int, int], None] | None = None) -> int:
+    """Delete every WhatsApp message in batches, each its own transaction; clients stay.
+
+    Rows never reach Python: each batch is one `DELETE … WHERE id IN (SELECT … LIMIT n)`, so memory
+    stays flat at any size and the table is never locked for the whole run.
+    """
+    total = messages_count()
+    table = Message._meta.db_table
+    sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE channel = %s LIMIT %s)"
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, ["whatsapp", batch_size])
+            batch = cursor.rowcount
+        deleted += batch
+        if progress:
+            progress(deleted, max(total, deleted))
+        if batch < batch_size:
+            return deleted

@@ -1,0 +1,108 @@
+"""The numbers behind GET /whatsapp/stats, the admin's index page and the doctor."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from clients.models import Client
+from whatsapp.models import Instance, Message, Notification
+
+
+def iso(value: datetime | None) -> str | None:
+    """`2024-01-15T10:30:00.000Z`, as the guide's answers show times."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def recent_messages(*, limit: int) -> list[dict]:
+    rows = (
+        Message.objects.filter(channel="whatsapp")
+        .order_by("-created_at")
+        .values(
+            "id",
+            "content",
+            "client_id",
+            "client__name",
+            "client__whatsapp_id",
+            "direction",
+            "created_at",
+            "external_id",
+            "status",
+            "type_message",
+        )[:limit]
+    )
+    return [
+        {
+            "id": str(row["id"]),
+            "content": row["content"],
+            "clientId": str(row["client_id"]),
+            "clientName": row["client__name"],
+            "clientWhatsappId": row["client__whatsapp_id"],
+            "direction": row["direction"],
+            "createdAt": iso(row["created_at"]),
+            "externalId": row["external_id"],
+            "status": row["status"],
+            "type": row["type_message"],
+        }
+        for row in rows
+    ]
+
+
+def message_counts() -> dict:
+    """Totals by direction and by status."""
+    rows = Message.objects.filter(channel="whatsapp").values("direction", "status").annotate(n=Count("id"))
+    by_direction: dict[str, int] = {d: 0 for d in Message.Direction.values}
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_direction[row["direction"]] = by_direction.get(row["direction"], 0) + row["n"]
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+    return {
+        "total": sum(by_direction.values()),
+        "byDirection": by_direction,
+        "byStatus": by_status,
+    }
+
+
+def clients_with_whatsapp() -> int:
+    return Client.objects.filter(Q(whatsapp_id__isnull=False) | Q(whatsapp_lid__isnull=False)).count()
+
+
+def last_notification() -> Notification | None:
+    return Notification.objects.order_by("-received_at").only("received_at", "type_webhook", "id_message").first()
+
+
+def failed_notifications_since(since: datetime) -> int:
+    return Notification.objects.filter(outcome=Notification.Outcome.FAILED, received_at__gte=since).count()
+
+
+def instances() -> list[dict]:
+    return [
+        {
+            "idInstance": i.id_instance,
+            "wid": i.wid,
+            "state": i.state or None,
+            "stateChangedAt": iso(i.state_changed_at),
+            "socketStatus": i.socket_status or None,
+        }
+        for i in Instance.objects.all()
+    ]
+
+
+def stats(*, limit: int) -> dict:
+    counts = message_counts()
+    last = last_notification()
+    known = instances()
+    return {
+        "totalMessages": counts["total"],
+        "recentMessages": recent_messages(limit=limit),
+        "clientsWithWhatsApp": clients_with_whatsapp(),
+        "messagesByDirection": counts["byDirection"],
+        "messagesByStatus": counts["byStatus"],
+        "lastNotificationAt": iso(last.received_at) if last else None,
+        "lastNotificationType": last.type_webhook if last else None,
+        "instanceState": known[0]["state"] if len(known) == 1 else None,
+        "instances": known,
+        "failedNotificationsLast24h": failed_notifications_since(timezone.now() - timedelta(hours=24)),
+    }
