@@ -72,3 +72,35 @@ postgres_only = pytest.mark.skipif(
     not _on_postgres(),
     reason="needs PostgreSQL (set DATABASE_URL); SQLite serialises every writer, so races cannot happen there",
 )
+
+
+@pytest.fixture
+def reject_message_inserts(db):  # noqa: ANN001, ANN201
+    """A real fault in the database: inserting into `messages` fails, as after a bad deploy.
+
+    Yields a function that repairs it. A trigger, not a patched function, so the failure travels
+    the same path a real one would (the driver's exception, the savepoint, the rollback).
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION reject_messages() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'messages table is read-only for maintenance'; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER reject_messages BEFORE INSERT ON messages "
+                "FOR EACH ROW EXECUTE FUNCTION reject_messages()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER reject_messages BEFORE INSERT ON messages "
+                "BEGIN SELECT RAISE(ABORT, 'messages table is read-only for maintenance'); END"
+            )
+
+    def repair() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER reject_messages" + (" ON messages" if connection.vendor == "postgresql" else ""))
+
+    return repair

@@ -219,7 +219,8 @@ def _edited(data: dict, kind: str) -> Content:
 
 
 def _deleted(data: dict, kind: str) -> Content:
-    return Content(kind, "", target_id=_str(_dict(data.get("deletedMessageData")).get("stanzaId")))
+    # The text only shows when the deleted message itself was never stored.
+    return Content(kind, "🗑 Deleted a message", target_id=_str(_dict(data.get("deletedMessageData")).get("stanzaId")))
 
 
 def _poll(data: dict, kind: str) -> Content:

@@ -361,13 +361,12 @@ def instance_event_record(parsed: InstanceNotification, notification: Notificati
         raise Malformed("instanceData.idInstance is missing")
     at = env.timestamp or notification.received_at
     instance, _ = Instance.objects.select_for_update().get_or_create(id_instance=env.instance_id)
-    if env.wid:
-        instance.wid = env.wid[:64]
     kind = env.type_webhook
+    if env.wid and instance.state_changed_at is None:
+        instance.wid = env.wid[:64]
     if kind == "stateInstanceChanged" and parsed.state and _newer(instance.state_changed_at, at):
-        instance.state, instance.state_changed_at = parsed.state[:32], at
-        if parsed.state == "notAuthorized":
-            instance.wid = ""
+        # wid is "" while logged out (REFERENCE §6): the newest state says which number we are.
+        instance.state, instance.state_changed_at, instance.wid = parsed.state[:32], at, env.wid[:64]
     elif kind == "statusInstanceChanged" and parsed.socket_status and _newer(instance.socket_changed_at, at):
         instance.socket_status, instance.socket_changed_at = (
             parsed.socket_status[:16],
