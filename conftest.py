@@ -75,7 +75,7 @@ postgres_only = pytest.mark.skipif(
 
 
 @pytest.fixture
-def reject_message_inserts(db):  # noqa: ANN001, ANN201
+def reject_message_inserts(db):
     """A real fault in the database: inserting into `messages` fails, as after a bad deploy.
 
     Yields a function that repairs it. A trigger, not a patched function, so the failure travels
@@ -101,6 +101,8 @@ def reject_message_inserts(db):  # noqa: ANN001, ANN201
 
     def repair() -> None:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER reject_messages" + (" ON messages" if connection.vendor == "postgresql" else ""))
+            cursor.execute(
+                "DROP TRIGGER reject_messages" + (" ON messages" if connection.vendor == "postgresql" else "")
+            )
 
     return repair

@@ -37,7 +37,10 @@ INCOMING = {
     "contactMessage": {"content": "👤 Игорь Петров (бухгалтерия)"},
     "contactsArrayMessage": {"content": "👥 Maria Oliveira, Carlos Souza"},
     "pollMessage": {"content": "📊 Когда проводим планёрку? 🗓 — Пн 10:00 / Вт 15:00 / Ср 11:30"},
-    "pollUpdateMessage": {"content": "🗳 Когда проводим планёрку? 🗓: Вт 15:00", "quoted_external_id": "BAE59896B404EB11"},
+    "pollUpdateMessage": {
+        "content": "🗳 Когда проводим планёрку? 🗓: Вт 15:00",
+        "quoted_external_id": "BAE59896B404EB11",
+    },
     "buttonsResponseMessage": {"content": "Подтвердить заказ ✅", "quoted_external_id": "BAE53AFDD5F0C137"},
     "templateButtonsReplyMessage": {"content": "Falar com atendente", "quoted_external_id": "BAE53AFDD5F0C138"},
     "listResponseMessage": {"content": "Доставка по Астане", "quoted_external_id": "BAE53AFDD5F0C139"},
@@ -103,9 +106,7 @@ def test_outgoing_payload_becomes_an_outbound_message_of_the_recipient(post_webh
     assert message.client.name == ""
 
 
-@pytest.mark.parametrize(
-    "status", ["sent", "delivered", "read", "failed", "noAccount", "yellowCard"]
-)
+@pytest.mark.parametrize("status", ["sent", "delivered", "read", "failed", "noAccount", "yellowCard"])
 def test_status_payload_sets_the_status_of_its_outbound_message(post_webhook, status: str) -> None:
     body = payload(f"outgoingMessageStatus.{status}.json")
     client = Client.objects.create(name="Recipient", whatsapp_id="5511987654321")

@@ -112,7 +112,7 @@ def test_missing_or_wrong_webhook_token_is_401_and_stores_nothing(post_webhook, 
     assert not Client.objects.exists()
 
 
-@pytest.mark.parametrize("body", [b"not json", b"", b"[1, 2]", b'"text"', b"42", b"null", b"{\"a\": 1", b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"not json", b"", b"[1, 2]", b'"text"', b"42", b"null", b'{"a": 1', b"\xff\xfe"])
 def test_body_that_is_not_a_json_object_is_a_400_with_a_json_error(post_webhook, body: bytes) -> None:
     answer = post_webhook(body)
     assert answer.status_code == 400

@@ -9,8 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--id", type=int, action="append", dest="ids", help="Only these notification ids.")
-        parser.add_argument("--include-waiting", action="store_true",
-                            help="Also statuses still waiting for their message.")
+        parser.add_argument(
+            "--include-waiting", action="store_true", help="Also statuses still waiting for their message."
+        )
         parser.add_argument("--dry-run", action="store_true", help="Only list what would be replayed.")
 
     def handle(self, *, ids: list[int] | None, include_waiting: bool, dry_run: bool, **options: object) -> None:
