@@ -175,3 +175,34 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id_instance} ({self.state or 'state unknown'})"
+
+
+class MessageCount(models.Model):
+    """Running totals of `messages` by (channel, direction, status), kept by database triggers.
+
+    /whatsapp/stats reads these few rows instead of counting millions. Triggers (not Python) keep
+    them, so the guide's raw `DELETE FROM messages …` keeps them right too. Each connection adds to
+    its own `slot` row, so concurrent webhooks never wait on one hot counter row; readers sum slots.
+    """
+
+    channel = models.CharField(max_length=16)
+    direction = models.CharField(max_length=8)
+    status = models.CharField(max_length=16)
+    slot = models.SmallIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "message_counts"
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "direction", "status", "slot"], name="message_counts_key")
+        ]
+
+
+class ClientCount(models.Model):
+    """Running total of clients with a WhatsApp id or lid, kept by triggers like MessageCount."""
+
+    slot = models.SmallIntegerField(unique=True)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "client_counts"

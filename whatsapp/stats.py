@@ -2,11 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Sum
 from django.utils import timezone
 
-from clients.models import Client
-from whatsapp.models import Instance, Message, Notification
+from whatsapp.models import ClientCount, Instance, Message, MessageCount, Notification
 
 
 def iso(value: datetime | None) -> str | None:
@@ -51,22 +50,24 @@ def recent_messages(*, limit: int) -> list[dict]:
 
 
 def message_counts() -> dict:
-    """Totals by direction and by status."""
-    rows = Message.objects.filter(channel="whatsapp").values("direction", "status").annotate(n=Count("id"))
+    """Totals by direction and by status, from the trigger-kept counters: flat at any table size."""
+    rows = (
+        MessageCount.objects.filter(channel="whatsapp")
+        .values("direction", "status")
+        .annotate(total=Sum("n"))
+        .order_by()
+    )
     by_direction: dict[str, int] = {d: 0 for d in Message.Direction.values}
     by_status: dict[str, int] = {}
     for row in rows:
-        by_direction[row["direction"]] = by_direction.get(row["direction"], 0) + row["n"]
-        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
-    return {
-        "total": sum(by_direction.values()),
-        "byDirection": by_direction,
-        "byStatus": by_status,
-    }
+        if row["total"]:
+            by_direction[row["direction"]] = by_direction.get(row["direction"], 0) + row["total"]
+            by_status[row["status"]] = by_status.get(row["status"], 0) + row["total"]
+    return {"total": sum(by_direction.values()), "byDirection": by_direction, "byStatus": by_status}
 
 
 def clients_with_whatsapp() -> int:
-    return Client.objects.filter(Q(whatsapp_id__isnull=False) | Q(whatsapp_lid__isnull=False)).count()
+    return ClientCount.objects.aggregate(total=Sum("n"))["total"] or 0
 
 
 def last_notification() -> Notification | None:

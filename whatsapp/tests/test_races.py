@@ -8,6 +8,7 @@ import requests
 
 from clients.models import Client
 from conftest import payload, postgres_only
+from whatsapp import stats
 from whatsapp.models import Message, Notification
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
@@ -34,6 +35,8 @@ def test_many_deliveries_at_once_for_one_new_number_make_exactly_one_client(live
     assert statuses == [200] * len(bodies)
     assert Client.objects.count() == 1
     assert Message.objects.count() == len(bodies)
+    assert stats.message_counts()["total"] == len(bodies), "counters stay exact under concurrency"
+    assert stats.clients_with_whatsapp() == 1
     assert set(Notification.objects.values_list("outcome", flat=True)) == {"processed"}
 
 
