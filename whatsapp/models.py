@@ -197,6 +197,9 @@ class MessageCount(models.Model):
             models.UniqueConstraint(fields=["channel", "direction", "status", "slot"], name="message_counts_key")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.channel} {self.direction} {self.status}: {self.n}"
+
 
 class ClientCount(models.Model):
     """Running total of clients with a WhatsApp id or lid, kept by triggers like MessageCount."""
@@ -206,3 +209,6 @@ class ClientCount(models.Model):
 
     class Meta:
         db_table = "client_counts"
+
+    def __str__(self) -> str:
+        return f"clients with WhatsApp: {self.n}"
