@@ -15,7 +15,7 @@ def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Clien
     contained in it (a number stored without its country code). Only an unambiguous containment is
     trusted; otherwise a new client is created and the doctor reports the would-be twins.
     """
-    logger.info("Finding or creating client for phone: %s", mask(phone))
+    log_finding(phone)
     client = Client.objects.filter(whatsapp_id=phone).first()
     if client is None:
         candidates = list(Client.objects.filter(whatsapp_id__in=phones.contained_parts(phone))[:2])
@@ -27,13 +27,17 @@ def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Clien
                 mask(phone),
             )
     if client is not None:
-        logger.info(
-            "Found existing client: %s (%s)",
-            client.id,
-            client.name or mask(client.whatsapp_id),
-        )
+        log_found(client.id, client.name or client.whatsapp_id or "")
         return client, False
     return _create(Client(name=name, phone="+" + phone, whatsapp_id=phone), whatsapp_id=phone)
+
+
+def log_finding(phone: str) -> None:
+    logger.info("Finding or creating client for phone: %s", mask(phone))
+
+
+def log_found(client_id: object, label: str) -> None:
+    logger.info("Found existing client: %s (%s)", client_id, mask(label))
 
 
 def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, bool]:
@@ -41,7 +45,7 @@ def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, b
     logger.info("Finding or creating client for lid: %s", lid)
     client = Client.objects.filter(whatsapp_lid=lid).first()
     if client is not None:
-        logger.info("Found existing client: %s (%s)", client.id, client.name or lid)
+        log_found(client.id, client.name or lid)
         return client, False
     return _create(Client(name=name, whatsapp_lid=lid), whatsapp_lid=lid)
 
@@ -57,7 +61,7 @@ def _create(client: Client, **identity: str) -> tuple[Client, bool]:
         )
         return client, True
     client = Client.objects.get(**identity)
-    logger.info("Found existing client: %s (%s)", client.id, client.name)
+    log_found(client.id, client.name)
     return client, False
 
 

@@ -1,7 +1,7 @@
 """The two SQL shapes the ORM has no words for, written once for PostgreSQL and SQLite alike."""
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def insert_or_skip(obj: Model) -> bool:
@@ -15,7 +15,7 @@ def insert_or_skip(obj: Model) -> bool:
     qn = connection.ops.quote_name
     # An auto-increment key is the database's to choose; a UUID key is ours.
     fields = [f for f in meta.concrete_fields if not (f.primary_key and getattr(obj, f.attname) is None)]
-    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    values = db_values(obj, fields)
     columns = ", ".join(qn(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = (
@@ -31,6 +31,11 @@ def insert_or_skip(obj: Model) -> bool:
     obj._state.adding = False
     obj._state.db = connection.alias
     return True
+
+
+def db_values(obj: Model, fields: list[Field]) -> list[object]:
+    """The values of `fields` of an unsaved `obj`, as the database driver takes them."""
+    return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
 
 
 def lock_key(*parts: object) -> None:

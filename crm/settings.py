@@ -78,8 +78,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     # Persistent connections: a new PostgreSQL connection per webhook costs more than the work.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No health-check query before each request: it would double the round trips of a small
+    # webhook. A connection that died in between fails that one request with 503, Django drops
+    # it, and Green API delivers the notification again.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    # Server-side binding lets psycopg prepare the webhook's statements once per connection
+    # instead of PostgreSQL parsing and planning them on every notification.
+    DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))
 
 # Shared by every worker and host (login throttling): the database by default, Redis when given.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -155,6 +161,9 @@ GREEN_API_TIMEOUT = env.float("GREEN_API_TIMEOUT", default=10.0)
 # Real media notifications are a few KB; 1 MiB leaves room for long texts and vCards.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)
+# PostgreSQL: store a known client's message in one statement (whatsapp/fast_path.py). Off only to
+# compare the two ways in tests and benchmarks.
+WEBHOOK_FAST_PATH = env.bool("WEBHOOK_FAST_PATH", default=True)
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="RU").upper()
 
 # "development" keeps the guide's log lines word for word, full body included;

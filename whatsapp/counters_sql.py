@@ -3,7 +3,9 @@
 PostgreSQL: statement-level triggers over transition tables, so a COPY or a DELETE of a million rows
 updates the counters once per statement, not once per row. The slot is the backend's pid, so each
 connection mostly writes its own row and concurrent webhooks do not queue on one counter row.
-SQLite (development only): plain row-level triggers.
+SQLite (development only): plain row-level triggers. SQLite drops a table's triggers when Django
+rebuilds the table to alter a column: a migration that alters `messages` or `clients` must end by
+recreating them (see 0003_leaner_indexes); test_counters catches one that does not.
 """
 
 SLOT = "pg_backend_pid() % 64"

@@ -22,7 +22,7 @@ class Notification(models.Model):
         WAITING = "waiting", "waiting for its message"
 
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    type_webhook = models.CharField(max_length=64, blank=True, db_index=True)
+    type_webhook = models.CharField(max_length=64, blank=True)
     instance_id = models.BigIntegerField(default=0, help_text="instanceData.idInstance (0: none given)")
     id_message = models.CharField(max_length=128, blank=True)
     # Green API redelivers on any non-200 and sometimes on its own (REFERENCE §9): the identity
@@ -38,9 +38,20 @@ class Notification(models.Model):
     class Meta:
         db_table = "whatsapp_notifications"
         ordering = ["-received_at"]
+        # Every index costs each webhook an insert and WAL. Most notifications end processed and
+        # are never looked up again, so the lookups staff and the doctor make (failed, waiting)
+        # use partial indexes that hold only those few rows.
         indexes = [
-            models.Index(fields=["instance_id", "id_message"], name="notif_instance_idmsg"),
-            models.Index(fields=["outcome", "received_at"], name="notif_outcome_received"),
+            models.Index(
+                fields=["instance_id", "id_message"],
+                name="notif_waiting_by_message",
+                condition=Q(outcome="waiting"),
+            ),
+            models.Index(
+                fields=["outcome", "received_at"],
+                name="notif_unprocessed",
+                condition=~Q(outcome="processed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -73,7 +84,8 @@ class Message(models.Model):
         YELLOW_CARD = "yellowCard", "yellow card (spam)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: messages_client_created (client, -created_at) serves every lookup by client.
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", db_index=False)
     channel = models.CharField(max_length=16, default="whatsapp")
     direction = models.CharField(max_length=8, choices=Direction.choices)
     type_message = models.CharField("type", max_length=64, blank=True)
@@ -114,11 +126,6 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["client", "-created_at"], name="messages_client_created"),
             models.Index(fields=["-created_at"], name="messages_created"),
-            models.Index(
-                fields=["channel"],
-                name="messages_channel",
-                condition=Q(channel="whatsapp"),
-            ),
         ]
 
     def __str__(self) -> str:

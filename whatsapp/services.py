@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from clients.services import (
 )
 from crm.db import insert_or_skip, lock_key
 from crm.privacy import mask
-from whatsapp import logs
+from whatsapp import fast_path, logs
 from whatsapp.models import Instance, Message, Notification
 from whatsapp.notifications import (
     ChatId,
@@ -48,46 +48,82 @@ class NotProcessed(Exception):
     """A notification that is well-formed but has nothing for us to do; kept as ignored."""
 
 
-def notification_receive(*, raw: bytes, body: dict) -> Receipt:
-    """Keep the notification, then process it, in one transaction.
+def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Receipt:
+    """Keep the notification and process it, committing both together or keeping it as failed.
 
-    The notification row is written first; processing runs inside a savepoint, so an error in it
-    rolls back only what it did and the notification stays, marked failed, for `replay_notifications`.
-    A database failure aborts the whole transaction: nothing is half-written and the caller answers
-    503, so Green API delivers the notification again.
+    The common case is one transaction: the notification row (already marked processed) and what
+    it produced. When processing fails, that transaction rolls back whole and the notification is
+    stored on its own, marked failed with the error, for `replay_notifications`: nothing is lost and
+    nothing is half-written. A dead database raises (the view answers 503; Green API redelivers).
+    A savepoint would give the same guarantee at two more round trips on every notification.
     """
     body = unwrap(body)
-    env = envelope_of(body)
-    with transaction.atomic():
-        notification, created = _notification_store(raw=raw, body=body, key=dedupe_key(body, raw))
-        if not created and notification.outcome != Outcome.FAILED:
-            logger.info(
-                "Duplicate notification %s %s: already %s",
-                env.type_webhook,
-                env.id_message,
-                notification.outcome,
-            )
-            return Receipt(
-                notification.pk,
-                notification.outcome,
-                notification.detail,
-                duplicate=True,
-            )
-        return _process(notification, body)
+    key = dedupe_key(body, raw)
+    kind = envelope_of(body).type_webhook
+    if kind in IGNORED:
+        return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=IGNORED[kind], replay=replay)
+    try:
+        parsed = parse(body)
+    except Malformed as reason:
+        logs.log_warning(f"notification {kind or '?'} {envelope_of(body).id_message} ignored: {reason}")
+        return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=str(reason), replay=replay)
+    if not replay and isinstance(parsed, MessageNotification) and fast_path.applies(parsed):
+        stored = fast_path.message_store(parsed, raw=raw, key=key)
+        if stored is not None:
+            return Receipt(stored[0], Outcome.PROCESSED, stored[1], duplicate=False)
+    try:
+        with transaction.atomic():
+            notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
+            if not created and notification.outcome != Outcome.FAILED:
+                logger.info(
+                    "Duplicate notification %s %s: already %s", kind, parsed.envelope.id_message, notification.outcome
+                )
+                return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=True)
+            outcome, detail = HANDLERS[kind](parsed, notification)
+            if not created or (outcome, detail) != (Outcome.PROCESSED, ""):
+                _finish(notification, outcome, detail)
+            return Receipt(notification.pk, outcome, detail, duplicate=False)
+    except (OperationalError, InterfaceError):
+        raise  # the database itself is unavailable: nothing was committed
+    except NotProcessed as reason:
+        logs.log_warning(f"notification {kind} {parsed.envelope.id_message} ignored: {reason}")
+        return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=str(reason), replay=replay)
+    except Exception as error:  # any bug or constraint in processing must not lose the notification
+        what = f"{kind} {parsed.envelope.id_message}"
+        if isinstance(error, DatabaseError):
+            logs.log_error(what, error)
+        else:
+            logger.exception("❌ Error handling webhook: %s: %s", what, mask(str(error)))
+        return _store_outcome(
+            raw=raw,
+            body=body,
+            key=key,
+            outcome=Outcome.FAILED,
+            detail=f"{type(error).__name__}: {error}",
+            replay=replay,
+        )
 
 
 def notification_replay(*, notification: Notification) -> Receipt:
     """Process a kept notification again (after a fix). Safe to repeat: every step is idempotent."""
-    with transaction.atomic():
-        notification = Notification.objects.select_for_update().get(pk=notification.pk)
-        try:
-            body = json.loads(notification.body)
-        except ValueError as error:
-            return _finish(notification, Outcome.IGNORED, f"body is not JSON: {error}")
-        return _process(notification, unwrap(body) if isinstance(body, dict) else {})
+    raw = notification.body.encode("utf-8")
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        return _store_outcome(
+            raw=raw,
+            body={},
+            key=notification.dedupe_key,
+            outcome=Outcome.IGNORED,
+            detail=f"body is not JSON: {error}",
+            replay=True,
+        )
+    return notification_receive(raw=raw, body=body, replay=True)
 
 
-def _notification_store(*, raw: bytes, body: dict, key: str) -> tuple[Notification, bool]:
+def _notification_store(
+    *, raw: bytes, body: dict, key: str, outcome: str = Outcome.PROCESSED, detail: str = "", replay: bool = False
+) -> tuple[Notification, bool]:
     env = envelope_of(body)
     row = Notification(
         type_webhook=env.type_webhook[:64],
@@ -95,50 +131,36 @@ def _notification_store(*, raw: bytes, body: dict, key: str) -> tuple[Notificati
         id_message=env.id_message,
         dedupe_key=key,
         body=raw.decode("utf-8"),
+        outcome=outcome,
+        detail=detail[:2000],
+        processed_at=timezone.now(),
     )
     if insert_or_skip(row):
         return row, True
     # A redelivery: count it, and take the row as it is now (locked, so a concurrent first delivery
     # has committed its outcome before we decide whether anything is left to do).
-    Notification.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
+    if not replay:
+        Notification.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
     return Notification.objects.select_for_update().get(dedupe_key=key), False
 
 
-def _process(notification: Notification, body: dict) -> Receipt:
-    what = f"{notification.type_webhook or '?'} {notification.id_message or notification.pk}"
-    if notification.type_webhook in IGNORED:
-        return _finish(notification, Outcome.IGNORED, IGNORED[notification.type_webhook])
-    try:
-        with transaction.atomic():
-            parsed = parse(body)
-            handler = HANDLERS.get(parsed.envelope.type_webhook)
-            if handler is None:
-                raise NotProcessed(f"no handler for {parsed.envelope.type_webhook}")
-            outcome, detail = handler(parsed, notification)
-    except (Malformed, NotProcessed) as reason:
-        logs.log_warning(f"notification {what} ignored: {reason}")
-        return _finish(notification, Outcome.IGNORED, str(reason))
-    except DatabaseError as error:
-        if not _connection_usable():
-            raise  # the database itself is gone: the caller answers 503 and Green API redelivers
-        logs.log_error(what, error)
-        return _finish(notification, Outcome.FAILED, f"{type(error).__name__}: {error}")
-    except Exception as error:
-        logger.exception("❌ Error handling webhook: %s: %s", what, mask(str(error)))
-        return _finish(notification, Outcome.FAILED, f"{type(error).__name__}: {error}")
-    return _finish(notification, outcome, detail)
+def _store_outcome(*, raw: bytes, body: dict, key: str, outcome: str, detail: str, replay: bool = False) -> Receipt:
+    """Keep a notification that was not (or could not be) processed, with the reason."""
+    with transaction.atomic():
+        notification, created = _notification_store(
+            raw=raw, body=body, key=key, outcome=outcome, detail=detail, replay=replay
+        )
+        # A concurrent delivery of the same notification may have processed it meanwhile: keep that.
+        if not created and notification.outcome != Outcome.PROCESSED:
+            _finish(notification, outcome, detail)
+    return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=False)
 
 
-def _connection_usable() -> bool:
-    return connection.is_usable()
-
-
-def _finish(notification: Notification, outcome: str, detail: str) -> Receipt:
+def _finish(notification: Notification, outcome: str, detail: str) -> None:
     notification.outcome = outcome
     notification.detail = detail[:2000]
     notification.processed_at = timezone.now()
     notification.save(update_fields=["outcome", "detail", "processed_at"])
-    return Receipt(notification.pk, outcome, notification.detail, duplicate=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,8 +182,24 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
         # The original predates us (or is lost): keep the change as a message of its own.
     client = _client_for(parsed)
     outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
-    message = Message(
-        client=client,
+    message = message_from(parsed, client_id=client.pk, notification_id=notification.pk)
+    if outbound:
+        # A status for this idMessage may be committing right now (see status_apply).
+        lock_key(parsed.envelope.instance_id, parsed.envelope.id_message)
+    if not insert_or_skip(message):
+        return _merge_repeat(message, parsed)
+    if outbound:
+        _apply_waiting_statuses(message)
+    log_processed(parsed, client_id=client.pk, who=client.whatsapp_id or client.whatsapp_lid or "")
+    return Outcome.PROCESSED, ""  # the message links back to its notification
+
+
+def message_from(parsed: MessageNotification, *, client_id: object, notification_id: int | None) -> Message:
+    """The Message row a message notification becomes (shared by both ways of storing it)."""
+    content = parsed.content
+    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
+    return Message(
+        client_id=client_id,
         direction=Message.Direction.OUTBOUND if outbound else Message.Direction.INBOUND,
         type_message=content.type_message[:64],
         content=content.text,
@@ -178,23 +216,23 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
         longitude=content.longitude,
         quoted_external_id=content.quoted_id[:128],
         sent_at=parsed.envelope.timestamp,
-        notification=notification,
+        notification_id=notification_id,
     )
-    if outbound:
-        # A status for this idMessage may be committing right now (see status_apply).
-        lock_key(parsed.envelope.instance_id, parsed.envelope.id_message)
-    if not insert_or_skip(message):
-        return _merge_repeat(message, parsed)
-    if outbound:
-        _apply_waiting_statuses(message)
+
+
+def log_extracted(person: ChatId) -> None:
+    logger.info("Extracted phone number from chatId %s: %s", mask(person.raw), mask(person.value))
+
+
+def log_processed(parsed: MessageNotification, *, client_id: object, who: str) -> None:
+    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
     logger.info(
         "%s message processed: %s from client %s (%s)",
         "Outgoing" if outbound else "Incoming",
-        message.external_id,
-        client.id,
-        mask(client.whatsapp_id or client.whatsapp_lid or ""),
+        parsed.envelope.id_message,
+        client_id,
+        mask(who),
     )
-    return Outcome.PROCESSED, f"message {message.id}"
 
 
 def _client_for(parsed: MessageNotification) -> Client:
@@ -282,12 +320,12 @@ def status_apply(parsed: StatusNotification, notification: Notification) -> tupl
     env = parsed.envelope
     if _status_update(env.instance_id, env.id_message, parsed.status, parsed.description):
         _link_lid_from_status(parsed)
-        return Outcome.PROCESSED, parsed.status
+        return Outcome.PROCESSED, ""
     lock_key(env.instance_id, env.id_message)
     # Under the lock, a message inserted concurrently has committed: look again.
     if _status_update(env.instance_id, env.id_message, parsed.status, parsed.description):
         _link_lid_from_status(parsed)
-        return Outcome.PROCESSED, parsed.status
+        return Outcome.PROCESSED, ""
     if Message.objects.filter(channel="whatsapp", instance_id=env.instance_id, external_id=env.id_message).exists():
         return (
             Outcome.PROCESSED,

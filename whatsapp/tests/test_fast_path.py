@@ -1,0 +1,75 @@
+"""The one-statement fast path (PostgreSQL) stores exactly what the general path stores."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from clients.models import Client
+from conftest import PAYLOADS, payload, postgres_only
+from whatsapp.models import Message, Notification
+
+pytestmark = [postgres_only, pytest.mark.django_db]
+
+INCOMING = sorted(p.name for p in PAYLOADS.glob("incomingMessageReceived.*.json"))
+COMPARED = [
+    f.attname for f in Message._meta.concrete_fields if f.name not in ("id", "created_at", "updated_at", "notification")
+]
+
+
+def store(post_webhook, settings, name: str, fast: bool) -> tuple[dict, int]:
+    settings.WEBHOOK_FAST_PATH = fast
+    body = payload(name)
+    person = body["senderData"]["sender"].split("@")[0]
+    Client.objects.get_or_create(whatsapp_id=person, defaults={"name": "Known"})
+    with CaptureQueriesContext(connection) as queries:
+        answer = post_webhook(body)
+    assert answer.status_code == 200
+    message = Message.objects.filter(external_id=body["idMessage"]).values(*COMPARED).first()
+    notification = Notification.objects.get(dedupe_key__contains=body["idMessage"])
+    assert notification.outcome == "processed"
+    Message.objects.all().delete()
+    Notification.objects.all().delete()
+    # Tests run inside a transaction, where the fast path adds a savepoint around its statement.
+    statements = [q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    return message, len(statements)
+
+
+@pytest.mark.parametrize("name", INCOMING)
+def test_fast_and_general_paths_store_the_same_message(post_webhook, settings, name: str) -> None:
+    general, general_queries = store(post_webhook, settings, name, fast=False)
+    fast, fast_queries = store(post_webhook, settings, name, fast=True)
+    assert fast == general
+    if "editedMessage" in name or "reactionMessage" in name or "deletedMessage" in name:
+        return  # lifecycle notifications always go the general way
+    assert fast_queries == 1, "a known client's message is one statement"
+    assert general_queries >= 3
+
+
+def test_new_number_and_duplicates_go_the_general_way(post_webhook, capsys) -> None:
+    body = payload("incomingMessageReceived.textMessage.json")
+    post_webhook(body)
+    assert "Created new client: " in capsys.readouterr().out
+    second = post_webhook(body)
+    assert second.json()["duplicate"] is True
+    assert Notification.objects.get().deliveries == 2
+    assert Message.objects.count() == 1
+
+
+def test_fast_path_prints_the_guides_lines(post_webhook, capsys) -> None:
+    Client.objects.create(name="Анна", whatsapp_id="79031234567")
+    post_webhook(payload("incomingMessageReceived.textMessage.json"))
+    out = capsys.readouterr().out
+    for line in [
+        "Extracted phone number from chatId 79031234567@c.us: 79031234567",
+        "Finding or creating client for phone: 79031234567",
+        "Found existing client: ",
+        "Incoming message processed: A5F3B2C1D4E6F7081920AB3C4D5E6F70",
+    ]:
+        assert line in out
+
+
+def test_a_failure_on_the_fast_path_is_kept_as_failed(post_webhook, reject_message_inserts) -> None:
+    Client.objects.create(name="Анна", whatsapp_id="79031234567")
+    assert post_webhook(payload("incomingMessageReceived.textMessage.json")).status_code == 200
+    assert Notification.objects.get().outcome == "failed"
+    assert not Message.objects.exists()
