@@ -3,7 +3,7 @@ import logging
 from clients import phones
 from clients.models import Client
 from crm.db import insert_or_skip
-from crm.privacy import mask
+from crm.log import mask, step
 
 logger = logging.getLogger(__name__)
 
@@ -33,16 +33,16 @@ def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Clien
 
 
 def log_finding(phone: str) -> None:
-    logger.info("Finding or creating client for phone: %s", mask(phone))
+    step(logger, "Finding or creating client for phone: %s", mask(phone))
 
 
 def log_found(client_id: object, label: str) -> None:
-    logger.info("Found existing client: %s (%s)", client_id, mask(label))
+    step(logger, "Found existing client: %s (%s)", client_id, mask(label))
 
 
 def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, bool]:
     """A WhatsApp hidden id (`…@lid`) is not a phone number: it is kept apart, never as whatsapp_id."""
-    logger.info("Finding or creating client for lid: %s", lid)
+    step(logger, "Finding or creating client for lid: %s", lid)
     client = Client.objects.filter(whatsapp_lid=lid).first()
     if client is not None:
         log_found(client.id, client.name or lid)
@@ -54,7 +54,8 @@ def _create(client: Client, **identity: str) -> tuple[Client, bool]:
     # Two notifications from one new number may arrive at once: the unique column lets exactly one
     # INSERT through; the other waits for it to commit and then finds its row.
     if insert_or_skip(client):
-        logger.info(
+        step(
+            logger,
             "Created new client: %s (%s)",
             client.id,
             client.name or mask(client.whatsapp_id or ""),

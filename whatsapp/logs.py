@@ -1,7 +1,7 @@
 """The webhook's log lines, as the troubleshooting guide shows them.
 
-In LOG_MODE=production phone numbers are masked (`7999*****67`) and the full body is not dumped:
-the log is not a place for people's private conversations.
+In LOG_MODE=production phone numbers are masked (`7999*****67`), the full body is not dumped (the
+log is not a place for people's private conversations), and each notification is one line.
 """
 
 import json
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from crm.privacy import mask
+from crm.log import mask
 
 logger = logging.getLogger("whatsapp.webhook")
 
@@ -18,7 +18,8 @@ BANNER = "═" * 55
 
 
 def log_received(body: object) -> None:
-    if not logger.isEnabledFor(logging.INFO):
+    """The guide's banner (development); production writes log_outcome's one line instead."""
+    if settings.LOG_MODE != "development" or not logger.isEnabledFor(logging.INFO):
         return
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     kind = "object" if isinstance(body, dict) else ("array" if isinstance(body, list) else type(body).__name__)
@@ -36,8 +37,18 @@ def log_received(body: object) -> None:
     logger.info("\n".join(lines))
 
 
-def log_error(what: str, error: object) -> None:
-    logger.error("❌ Error handling webhook: %s: %s", mask(what), mask(str(error)))
+def log_outcome(body: dict, outcome: str, duplicate: bool) -> None:
+    if settings.LOG_MODE == "development" or not logger.isEnabledFor(logging.INFO):
+        return
+    kind, id_message = body.get("typeWebhook"), body.get("idMessage")
+    logger.info("📨 Received webhook from Green API: %s %s %s%s", kind, id_message, outcome, " (duplicate)" * duplicate)
+
+
+def log_error(what: str, error: object, *, traceback: bool = False) -> None:
+    """`❌ Error handling webhook: <which notification>: <why>`; the traceback of a bug only in
+    development, since its text cannot be masked."""
+    show = traceback and settings.LOG_MODE == "development"
+    logger.error("❌ Error handling webhook: %s: %s", mask(what), mask(str(error)), exc_info=show)
 
 
 def log_warning(text: str) -> None:

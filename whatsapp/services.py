@@ -17,7 +17,7 @@ from clients.services import (
     client_link_lid,
 )
 from crm.db import insert_or_skip, lock_key
-from crm.privacy import mask
+from crm.log import mask, step
 from whatsapp import fast_path, logs
 from whatsapp.models import Instance, Message, Notification
 from whatsapp.notifications import (
@@ -75,8 +75,12 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
             if not created and notification.outcome != Outcome.FAILED:
-                logger.info(
-                    "Duplicate notification %s %s: already %s", kind, parsed.envelope.id_message, notification.outcome
+                step(
+                    logger,
+                    "Duplicate notification %s %s: already %s",
+                    kind,
+                    parsed.envelope.id_message,
+                    notification.outcome,
                 )
                 return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=True)
             outcome, detail = HANDLERS[kind](parsed, notification)
@@ -85,15 +89,12 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
             return Receipt(notification.pk, outcome, detail, duplicate=False)
     except (OperationalError, InterfaceError):
         raise  # the database itself is unavailable: nothing was committed
-    except NotProcessed as reason:
+    except (Malformed, NotProcessed) as reason:
         logs.log_warning(f"notification {kind} {parsed.envelope.id_message} ignored: {reason}")
         return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=str(reason), replay=replay)
-    except Exception as error:  # any bug or constraint in processing must not lose the notification
+    except Exception as error:  # noqa: BLE001 - any bug or constraint in processing must not lose the notification
         what = f"{kind} {parsed.envelope.id_message}"
-        if isinstance(error, DatabaseError):
-            logs.log_error(what, error)
-        else:
-            logger.exception("❌ Error handling webhook: %s: %s", what, mask(str(error)))
+        logs.log_error(what, error, traceback=not isinstance(error, DatabaseError))
         return _store_outcome(
             raw=raw,
             body=body,
@@ -174,7 +175,7 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
         original = _message_by_external_id(parsed.envelope.instance_id, content.target_id)
         if original is not None:
             LIFECYCLE[content.type_message](original, parsed)
-            logger.info("%s applied to message %s", content.type_message, original.id)
+            step(logger, "%s applied to message %s", content.type_message, original.id)
             return (
                 Outcome.PROCESSED,
                 f"{content.type_message} of {original.external_id}",
@@ -221,12 +222,13 @@ def message_from(parsed: MessageNotification, *, client_id: object, notification
 
 
 def log_extracted(person: ChatId) -> None:
-    logger.info("Extracted phone number from chatId %s: %s", mask(person.raw), mask(person.value))
+    step(logger, "Extracted phone number from chatId %s: %s", mask(person.raw), mask(person.value))
 
 
 def log_processed(parsed: MessageNotification, *, client_id: object, who: str) -> None:
     outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
-    logger.info(
+    step(
+        logger,
         "%s message processed: %s from client %s (%s)",
         "Outgoing" if outbound else "Incoming",
         parsed.envelope.id_message,
@@ -245,7 +247,8 @@ def _client_for(parsed: MessageNotification) -> Client:
     if person.kind == "lid":
         client, _ = client_find_or_create_by_lid(lid=person.value, name=name)
         return client
-    logger.info(
+    step(
+        logger,
         "Extracted phone number from chatId %s: %s",
         mask(person.raw),
         mask(person.value),
@@ -268,7 +271,8 @@ def _merge_repeat(message: Message, parsed: MessageNotification) -> tuple[str, s
         changed += ["status", "status_description"]
     if changed:
         existing.save(update_fields=[*changed, "updated_at"])
-    logger.info(
+    step(
+        logger,
         "Message %s already stored; %s",
         existing.external_id,
         "updated" if changed else "unchanged",
@@ -362,7 +366,7 @@ def _link_lid_from_status(parsed: StatusNotification) -> None:
         .first()
     )
     if message and client_link_lid(client=message.client, lid=parsed.chat.value):
-        logger.info("Linked lid %s to client %s", parsed.chat.value, message.client.id)
+        step(logger, "Linked lid %s to client %s", parsed.chat.value, message.client.id)
 
 
 def _apply_waiting_statuses(message: Message) -> None:

@@ -80,6 +80,7 @@ def webhook(request: HttpRequest) -> JsonResponse:
             "Could not store the notification; deliver again later.",
             **{"Retry-After": RETRY_AFTER_SECONDS},
         )
+    logs.log_outcome(body, receipt.outcome, receipt.duplicate)
     return JsonResponse(
         {
             "status": "ok",

@@ -233,3 +233,23 @@ def test_database_down_is_503_with_retry_after_and_nothing_half_written(post_web
     # Green API redelivers; the database is back.
     assert post_webhook(GUIDE_BODY).status_code == 200
     assert Message.objects.count() == 1
+
+
+def test_production_log_is_one_masked_line_per_notification(post_webhook, capsys, settings) -> None:
+    settings.LOG_MODE = "production"
+    settings.WEBHOOK_LOG_FULL_BODY = False
+    post_webhook(GUIDE_BODY)
+    out = capsys.readouterr().out
+    assert out.strip() == "📨 Received webhook from Green API: incomingMessageReceived test-123 processed"
+    assert "79991234567" not in out
+    assert "Тестовое сообщение" not in out
+
+
+def test_production_log_masks_numbers_in_warnings_and_errors(post_webhook, capsys, settings) -> None:
+    settings.LOG_MODE = "production"
+    body = {**GUIDE_BODY, "data": {**GUIDE_BODY["data"], "chatId": "79991234567@g.us", "senderId": "79991234567@g.us"}}
+    post_webhook(body)
+    out = capsys.readouterr().out
+    assert "⚠️ Warning: " in out
+    assert "7999*****67" in out
+    assert "79991234567" not in out
