@@ -2,6 +2,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.serializers import LoginSerializer, RefreshSerializer, TokensSerializer
+from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
 from crm.api import ErrorSerializer
 
 
@@ -16,7 +17,7 @@ from crm.api import ErrorSerializer
 )
 class LoginView(TokenObtainPairView):
     serializer_class = LoginSerializer
-    throttle_scope = "login"
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
 
 @extend_schema(

@@ -20,6 +20,20 @@ DEBUG = env.bool("DEBUG", default=False)
 # production (the Procfile) must set SECRET_KEY. It is fixed, not random, so every gunicorn worker
 # accepts the JWTs the others issued.
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-key-change-me")
+# Behind TLS (production): secure cookies, HSTS, HTTPS redirects, and the proxy's scheme header.
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_SSL_REDIRECT = HTTPS
+# Green API's POST must never be redirected (a redirect turns it into a GET and loses it); the
+# health checks answer the load balancer on whatever scheme it uses.
+SECURE_REDIRECT_EXEMPT = [r"^whatsapp/webhook", r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env.int("PORT", default=3000)
@@ -133,6 +147,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # How many proxies in front of us append to X-Forwarded-For. 0: the header is ignored and the
+    # socket's address is the client's, so nobody can dodge the login throttle by forging it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": env.str("LOGIN_RATE_PER_IP", default="20/min"),
+        "login_email": env.str("LOGIN_RATE_PER_EMAIL", default="5/min"),
+    },
 }
 
 SIMPLE_JWT = {

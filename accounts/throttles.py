@@ -1,0 +1,27 @@
+"""Login throttles, counted in the shared cache (database, or Redis with REDIS_URL) so that every
+worker and every host sees the same attempts."""
+
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+
+class LoginIPThrottle(SimpleRateThrottle):
+    """Attempts from one address (NUM_PROXIES decides whether X-Forwarded-For is believed)."""
+
+    scope = "login_ip"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginEmailThrottle(SimpleRateThrottle):
+    """Attempts at one account, from anywhere: a botnet guessing one password hits this."""
+
+    scope = "login_email"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            return None  # a malformed body is a 400 anyway
+        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
