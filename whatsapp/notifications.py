@@ -68,7 +68,7 @@ def _float(value: Any) -> float | None:
 
 def _timestamp(value: Any) -> datetime | None:
     seconds = _int(value)
-    if seconds is None or seconds <= 0:
+    if seconds is None or seconds <= 0 or seconds > 10**14:
         return None
     if seconds > 10**11:  # milliseconds, as some senders write them
         seconds //= 1000
@@ -374,11 +374,15 @@ class InstanceNotification:
     blocked_chat: str = ""
 
 
+_MAX_INSTANCE_ID = 2**63 - 1  # a bigint column; Green API's ids have at most 10 digits
+
+
 def envelope_of(body: dict) -> Envelope:
     instance = _dict(body.get("instanceData"))
+    instance_id = _int(instance.get("idInstance")) or 0
     return Envelope(
-        type_webhook=_str(body.get("typeWebhook")),
-        instance_id=_int(instance.get("idInstance")) or 0,
+        type_webhook=_str(body.get("typeWebhook"))[:64],
+        instance_id=instance_id if 0 < instance_id <= _MAX_INSTANCE_ID else 0,
         wid=_str(instance.get("wid")),
         timestamp=_timestamp(body.get("timestamp")),
         id_message=_str(body.get("idMessage"))[:128],

@@ -154,7 +154,7 @@ def _store_outcome(*, raw: bytes, body: dict, key: str, outcome: str, detail: st
         # A concurrent delivery of the same notification may have processed it meanwhile: keep that.
         if not created and notification.outcome != Outcome.PROCESSED:
             _finish(notification, outcome, detail)
-    return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=False)
+    return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=not created)
 
 
 def _finish(notification: Notification, outcome: str, detail: str) -> None:

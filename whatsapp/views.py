@@ -56,6 +56,9 @@ def webhook(request: HttpRequest) -> JsonResponse:
         return _error(413, f"Body larger than {limit} bytes.")
     try:
         body = json.loads(raw)
+    except RecursionError:
+        logs.log_error("body is not JSON", "nested too deeply")
+        return _error(400, "Body is nested too deeply to be a Green API notification.")
     except ValueError as error:
         logs.log_error("body is not JSON", error)
         return _error(400, f"Body is not valid JSON: {error}")
