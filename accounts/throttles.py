@@ -1,6 +1,8 @@
 """Login throttles, counted in the shared cache (database, or Redis with REDIS_URL) so that every
 worker and every host sees the same attempts."""
 
+import hashlib
+
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -24,4 +26,6 @@ class LoginEmailThrottle(SimpleRateThrottle):
         email = request.data.get("email") if isinstance(request.data, dict) else None
         if not isinstance(email, str) or not email.strip():
             return None  # a malformed body is a 400 anyway
-        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+        # Hashed: an email may hold any character, a cache key may not.
+        ident = hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}

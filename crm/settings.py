@@ -146,6 +146,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "crm.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # How many proxies in front of us append to X-Forwarded-For. 0: the header is ignored and the
     # socket's address is the client's, so nobody can dodge the login throttle by forging it.
@@ -171,6 +172,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Clients and their WhatsApp conversations (Green API).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.openapi.add_webhook",
+    ],
 }
 
 # Green API (see README "Configuration").

@@ -101,7 +101,7 @@ class StatsView(APIView):
         parameters=[StatsQuerySerializer],
         responses={
             200: StatsSerializer,
-            400: OpenApiResponse(description="Bad `limit`"),
+            400: OpenApiResponse(ErrorSerializer, description="Bad `limit`"),
             401: OpenApiResponse(ErrorSerializer, description="Missing or invalid access token"),
         },
     )

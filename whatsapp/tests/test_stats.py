@@ -56,7 +56,8 @@ def test_stats_limit(api) -> None:
 def test_bad_limit_is_a_400(api, limit: str) -> None:
     answer = api.get(f"/whatsapp/stats?limit={limit}")
     assert answer.status_code == 400
-    assert "limit" in answer.json()
+    assert answer.json()["detail"].startswith("limit: ")
+    assert "limit" in answer.json()["errors"]
 
 
 def test_stats_counts_only_whatsapp_messages_and_clients_with_whatsapp(api) -> None:

@@ -1,0 +1,68 @@
+"""The webhook in the OpenAPI schema.
+
+The webhook is a plain Django view (it reads the raw body itself, see STYLE.md), so
+drf-spectacular cannot see it; this hook describes it exactly, as the README's table does.
+"""
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+_RECEIPT = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok"]},
+        "notificationId": {"type": "integer"},
+        "outcome": {"type": "string", "enum": ["processed", "ignored", "failed", "waiting"]},
+        "detail": {"type": "string"},
+        "duplicate": {"type": "boolean"},
+    },
+    "required": ["status", "notificationId", "outcome", "detail", "duplicate"],
+}
+
+
+def _error(description: str, **headers: dict) -> dict:
+    answer: dict = {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+WEBHOOK = {
+    "post": {
+        "operationId": "whatsapp_webhook",
+        "summary": "Receive a Green API notification",
+        "description": (
+            "Every Green API notification (any typeWebhook). 200 once it is committed, whatever its "
+            "content; see the README's table 'What the webhook answers'."
+        ),
+        "tags": ["whatsapp"],
+        "security": [{"webhookToken": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+        },
+        "responses": {
+            "200": {"description": "Kept", "content": {"application/json": {"schema": _RECEIPT}}},
+            "400": _error("Not a JSON object"),
+            "401": _error("Missing or wrong webhook token"),
+            "413": _error("Body too large"),
+            "503": _error(
+                "Database unavailable; Green API delivers it again",
+                **{"Retry-After": {"schema": {"type": "integer"}}},
+            ),
+        },
+    }
+}
+
+
+def add_webhook(result: dict, generator: object, request: object, public: bool) -> dict:
+    result.setdefault("paths", {})["/whatsapp/webhook"] = WEBHOOK
+    schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["webhookToken"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "GREEN_API_WEBHOOK_TOKEN, sent by Green API as webhookUrlToken (only when set)",
+    }
+    return result
