@@ -335,11 +335,13 @@ def _clients_insert(rows: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
     if connection.vendor == "postgresql":
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("CREATE TEMPORARY TABLE demo_clients (LIKE clients INCLUDING DEFAULTS) ON COMMIT DROP")
+                cursor.execute("CREATE TEMPORARY TABLE demo_clients (LIKE clients INCLUDING DEFAULTS)")
             _copy("demo_clients", Client, rows, None)
             with connection.cursor() as cursor:
                 # Through a plain INSERT, so the clients' triggers count them.
                 cursor.execute("INSERT INTO clients SELECT * FROM demo_clients ON CONFLICT DO NOTHING")
+                # Dropped here, not ON COMMIT: inside a caller's transaction there is no commit yet.
+                cursor.execute("DROP TABLE demo_clients")
     else:
         Client.objects.bulk_create([Client(**r) for r in rows], batch_size=SQLITE_BATCH, ignore_conflicts=True)
     ids: dict[str, uuid.UUID] = {}

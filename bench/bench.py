@@ -1,0 +1,731 @@
+"""The benchmark of issue #4 in one command (`bench/run`; README, "Benchmark").
+
+1. A fresh PostgreSQL database, migrated by the Procfile's `release:` line; gunicorn started exactly as
+   its `web:` line says, bound to 127.0.0.1 only.
+2. wrk drives POST /whatsapp/webhook with a realistic mix (bench/webhook.lua), then GET /healthz, for
+   the same time at the same concurrency; requests/s, p50, p99 and their ratio.
+3. The database is checked against what wrk was answered: every acknowledged notification stored,
+   each distinct one once, every message once, none failed.
+4. GET /whatsapp/stats at 1,000 messages and at --messages (seed_demo_data), median of many requests.
+5. clear_whatsapp_messages at --messages (time, max RSS) against a raw DELETE of as many rows.
+6. The figures, the machine and the command go to bench/RESULTS.md; raw numbers to bench/out/.
+"""
+
+import argparse
+import fcntl
+import http.client
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+SERVER = "postgres://postgres@127.0.0.1:5432"
+RESULTS = BENCH / "RESULTS.md"
+START, END = "<!-- latest run: start -->", "<!-- latest run: end -->"
+CONNECTIONS, THREADS = 16, 2
+# The databases the benchmark may drop and create; never one that holds someone's data.
+FORBIDDEN_DATABASES = {"crm", "test_crm", "postgres", "template0", "template1"}
+MESSAGE_KINDS = {"incomingMessageReceived", "outgoingAPIMessageReceived"}
+TICKS = os.sysconf("SC_CLK_TCK")
+ADMIN = ("bench@example.com", "bench-password-" + secrets.token_hex(8))
+TARGETS = {"webhook/healthz": 0.35, "stats large/small": 2.0, "clear/delete": 1.5}
+
+
+@dataclass
+class Sizes:
+    duration: int
+    small: int
+    large: int
+    stats_requests: int
+    small_clients: int = 100
+    large_clients: int = 10_000
+
+
+@dataclass
+class Wrk:
+    requests: int = 0
+    seconds: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    sent: Counter = field(default_factory=Counter)
+    codes: Counter = field(default_factory=Counter)
+    acks: dict[int, int] = field(default_factory=dict)
+    idents: list[tuple[str, str, str]] = field(default_factory=list)
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run (default 20)")
+    parser.add_argument("--messages", type=int, default=1_000_000, help="the large data set (default 1000000)")
+    parser.add_argument("--database", default="crm_bench", help="dropped and created (default crm_bench)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, every stage; writes bench/out/smoke only")
+    args = parser.parse_args(argv)
+    if args.database in FORBIDDEN_DATABASES or not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
+        parser.error(f"refusing to drop and create the database {args.database!r}")
+    sizes = (
+        Sizes(duration=2, small=20, large=200, stats_requests=20, small_clients=10, large_clients=50)
+        if args.smoke
+        else Sizes(duration=args.duration, small=1_000, large=args.messages, stats_requests=200)
+    )
+    out = BENCH / "out" / ("smoke" if args.smoke else "latest")
+    out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(BENCH / "out" / ".lock") as locked:
+        if not locked:
+            print("Another benchmark is running (bench/out/.lock); try again when it is done.", file=sys.stderr)
+            return 75  # EX_TEMPFAIL: the smoke test skips on it
+        return _run(args, sizes, out, " ".join(["bench/run", *argv]))
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[bool]:
+    # Two runs at once would drop each other's database and share the machine's two cores.
+    with path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int:
+    db_url = f"{SERVER}/{args.database}"
+    port = _free_port()
+    token = secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "PATH": f"{PYTHON.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "DATABASE_URL": db_url,
+        "PORT": str(port),
+        "LOG_MODE": "production",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + secrets.token_hex(32),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "GREEN_API_WEBHOOK_TOKEN": token,
+        # Overrides gunicorn.conf.py's 0.0.0.0: the benchmark's traffic never leaves the machine.
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+        "DJANGO_SUPERUSER_EMAIL": ADMIN[0],
+        "DJANGO_SUPERUSER_PASSWORD": ADMIN[1],
+    }
+    figures: dict = {"command": command, "smoke": args.smoke, "sizes": asdict(sizes)}
+    _stage(f"database {args.database}: drop, create, Procfile release")
+    _database_create(args.database)
+    _sh(_procfile("release"), env, out / "release.log")
+    _manage(env, out / "release.log", "ensure_admin")
+    figures["machine"] = _machine(db_url, env)
+    with _server(env, port, out / "gunicorn.log") as server:
+        figures["machine"]["gunicorn_workers"] = _workers(out / "gunicorn.log")
+        _stage(f"POST /whatsapp/webhook: {sizes.duration} s, {CONNECTIONS} connections")
+        webhook = _wrk("webhook", f"http://127.0.0.1:{port}/whatsapp/webhook", sizes, out, env, server, db_url)
+        _stage(f"GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
+        healthz = _wrk("healthz", f"http://127.0.0.1:{port}/healthz", sizes, out, env, server, db_url)
+        figures["webhook"], figures["healthz"] = _wrk_figures(webhook), _wrk_figures(healthz)
+        figures["ratio_webhook_healthz"] = webhook.rps / healthz.rps if healthz.rps else 0.0
+        _print_throughput(webhook, healthz, figures["ratio_webhook_healthz"])
+        _stage("loss check")
+        check = _check(db_url, webhook)
+        figures["check"] = check
+        for line in check["lines"]:
+            print("  " + line)
+        print(f"  loss check: {'PASS' if check['ok'] else 'FAIL'}")
+        figures.update(_data_stages(db_url, env, port, sizes, out))
+    figures["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    (out / "results.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    if not args.smoke:
+        _write_results(figures)
+        print(f"\nWritten to {RESULTS.relative_to(ROOT)} and {out.relative_to(ROOT)}/results.json")
+    else:
+        print(f"\nSmoke run: figures in {out.relative_to(ROOT)}/results.json; bench/RESULTS.md untouched")
+    return 0 if check["ok"] else 1
+
+
+def _stage(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes.
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _procfile(name: str) -> str:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, sep, command = line.partition(":")
+        if sep and key.strip() == name:
+            return command.strip()
+    raise SystemExit(f"Procfile has no {name}: line")
+
+
+def _sh(command: str, env: dict, log: Path) -> None:
+    with log.open("a") as f:
+        subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
+
+
+def _manage(env: dict, log: Path, *args: str) -> None:
+    with log.open("a") as f:
+        subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
+
+
+def _measured(command: list[str], env: dict, log: Path) -> tuple[float, int]:
+    """Run to the end; wall seconds and the child's own peak RSS in KiB (wait4: no other child counts)."""
+    with log.open("a") as f:
+        started = time.monotonic()
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.monotonic() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"{' '.join(map(str, command))} failed ({child.returncode}); see {log}")
+    return seconds, usage.ru_maxrss
+
+
+@contextmanager
+def _server(env: dict, port: int, log: Path) -> Iterator[subprocess.Popen]:
+    """gunicorn as the Procfile's web line starts it, stopped (its whole process group) on the way out."""
+    with log.open("w") as f:
+        server = subprocess.Popen(
+            ["bash", "-c", _procfile("web")],
+            cwd=ROOT,
+            env=env,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_ready(server, port, log)
+        yield server
+    finally:
+        _stop(server)
+
+
+def _wait_ready(server: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited ({server.returncode}); see {log}")
+        try:
+            if _get(port, "/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn not ready after 60 s; see {log}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 25), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _workers(log: Path) -> int:
+    return log.read_text(errors="replace").count("Booting worker")
+
+
+def _get(port: int, path: str, token: str = "") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# wrk, and where the CPU went while it ran.
+
+
+def _wrk(name: str, url: str, sizes: Sizes, out: Path, env: dict, server: subprocess.Popen, db_url: str) -> Wrk:
+    report = out / f"wrk-{name}.tsv"
+    wrk_env = {
+        **env,
+        "BENCH_WRK_OUT": str(report),
+        "BENCH_RUN_ID": secrets.token_hex(4).upper(),
+        "BENCH_WEBHOOK_TOKEN": env["GREEN_API_WEBHOOK_TOKEN"],
+    }
+    command = [
+        shutil.which("wrk") or "wrk",
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{sizes.duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        f"bench/{name}.lua",
+        url,
+    ]
+    with psycopg.connect(db_url, autocommit=True) as db:
+        before = _cpu_snapshot(server.pid, db)
+        with (out / f"wrk-{name}.txt").open("w") as f:
+            child = subprocess.Popen(command, cwd=ROOT, env=wrk_env, stdout=f, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(child.pid, 0)
+        after = _cpu_snapshot(server.pid, db)
+    if os.waitstatus_to_exitcode(status) != 0 or not report.exists():
+        raise SystemExit(f"wrk failed; see {out / f'wrk-{name}.txt'}")
+    run = _wrk_report(report)
+    requests = max(run.requests, 1)
+    run.cpu_ms_per_request = {
+        "gunicorn": 1000 * (after["gunicorn"] - before["gunicorn"]) / requests,
+        "postgres": 1000
+        * sum(cpu - before["backends"].get(pid, 0.0) for pid, cpu in after["backends"].items())
+        / requests,
+        "wrk": 1000 * (usage.ru_utime + usage.ru_stime) / requests,
+        "machine_busy_pct": 100 * (after["busy"] - before["busy"]) / max(after["total"] - before["total"], 1),
+    }
+    return run
+
+
+def _cpu_snapshot(server_pid: int, db: psycopg.Connection) -> dict:
+    pids = [r[0] for r in db.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+    me = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    gunicorn = sum(cpu for _, pgrp, cpu in _processes() if pgrp == server_pid)
+    backends = {pid: cpu for pid, _, cpu in _processes(set(pids) - {me})}
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return {"gunicorn": gunicorn, "backends": backends, "busy": sum(fields) - idle, "total": sum(fields)}
+
+
+def _processes(only: set[int] | None = None) -> Iterator[tuple[int, int, float]]:
+    """(pid, process group, CPU seconds) of live processes, from /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or (only is not None and int(entry.name) not in only):
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        rest = stat.rsplit(")", 1)[1].split()
+        yield int(entry.name), int(rest[2]), (int(rest[11]) + int(rest[12])) / TICKS
+
+
+def _wrk_report(path: Path) -> Wrk:
+    run = Wrk()
+    for line in path.read_text().splitlines():
+        kind, *values = line.split("\t")
+        if kind == "summary":
+            requests, duration, *errors = map(int, values)
+            run.requests, run.seconds = requests, duration / 1e6
+            run.errors = dict(zip(("connect", "read", "write", "status", "timeout"), errors, strict=True))
+        elif kind == "latency":
+            ms = (float(v) / 1000 for v in values)
+            run.latency_ms = dict(zip(("p50", "p90", "p99", "max", "mean"), ms, strict=True))
+        elif kind == "sent":
+            run.sent[values[0]] += int(values[1])
+        elif kind == "code":
+            run.codes[int(values[0])] += int(values[1])
+        elif kind == "ack":
+            run.acks[int(values[0])] = run.acks.get(int(values[0]), 0) + int(values[1])
+        elif kind == "ident":
+            run.idents.append((values[0], values[1], values[2] if len(values) > 2 else ""))
+    return run
+
+
+def _wrk_figures(run: Wrk) -> dict:
+    return {
+        "requests": run.requests,
+        "seconds": round(run.seconds, 3),
+        "rps": round(run.rps, 1),
+        "latency_ms": {k: round(v, 2) for k, v in run.latency_ms.items()},
+        "errors": run.errors,
+        "sent": dict(run.sent),
+        "codes": {str(k): v for k, v in run.codes.items()},
+        "cpu_ms_per_request": {k: round(v, 3) for k, v in run.cpu_ms_per_request.items()},
+    }
+
+
+def _print_throughput(webhook: Wrk, healthz: Wrk, ratio: float) -> None:
+    print(f"\n  {'':24}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, run in (("POST /whatsapp/webhook", webhook), ("GET /healthz", healthz)):
+        print(f"  {name:24}{run.rps:12.1f}{run.latency_ms['p50']:10.2f}{run.latency_ms['p99']:10.2f}")
+    verdict = "meets" if ratio >= TARGETS["webhook/healthz"] else "misses"
+    print(f"  ratio webhook/healthz: {100 * ratio:.1f}% ({verdict} the target of at least 35%)")
+    for name, run in (("webhook", webhook), ("healthz", healthz)):
+        cpu = run.cpu_ms_per_request
+        print(
+            f"  CPU per {name} request: gunicorn {cpu['gunicorn']:.2f} ms, PostgreSQL backends "
+            f"{cpu['postgres']:.2f} ms, wrk {cpu['wrk']:.2f} ms; machine busy {cpu['machine_busy_pct']:.0f}%"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The loss check.
+
+
+def _check(db_url: str, run: Wrk) -> dict:
+    """What wrk was told (200 + notificationId) against what the database holds."""
+    with psycopg.connect(db_url) as db:
+        rows = db.execute(
+            "SELECT id, type_webhook, id_message, coalesce(body::jsonb ->> 'status', ''), deliveries, outcome "
+            "FROM whatsapp_notifications"
+        ).fetchall()
+        messages = Counter(
+            dict(db.execute("SELECT external_id, count(*) FROM messages GROUP BY external_id").fetchall())
+        )
+    by_id = {r[0]: r for r in rows}
+    answers = sum(run.codes.values())
+    ok_answers = run.codes.get(200, 0)
+    # Made but never answered: in flight when wrk stopped (one per connection), the one request wrk 4
+    # makes to check the script and never sends, or dropped with a socket error.
+    unanswered = sum(run.sent.values()) - answers
+    sent = set(run.idents)
+    stored = Counter((r[1], r[2], r[3]) for r in rows)
+    lost = [i for i in run.acks if i not in by_id]
+    duplicated = [k for k, n in stored.items() if n > 1]
+    phantom = [k for k in stored if k not in sent]
+    unacked = [r for r in rows if r[0] not in run.acks]
+    undercounted = [i for i, n in run.acks.items() if i in by_id and by_id[i][4] < n]
+    deliveries = sum(r[4] for r in rows)
+    outcomes = Counter(r[5] for r in rows)
+    expected_messages = {r[2] for r in rows if r[1] in MESSAGE_KINDS}
+    missing_messages = expected_messages - set(messages)
+    extra_messages = set(messages) - expected_messages
+    double_messages = [k for k, n in messages.items() if n > 1]
+    stuck = [r for r in rows if r[5] == "waiting" and r[2] in messages]
+    kinds = Counter(by_id[i][1] for i in run.acks if i in by_id)
+    bad_answers = answers - ok_answers + sum(run.errors.values()) - run.errors.get("status", 0)
+    checks = {
+        "every answer was 200, no socket errors": bad_answers == 0,
+        "every acknowledged notification is stored": not lost,
+        "each distinct notification is stored once": not duplicated and len(sent) == len(run.idents),
+        "nothing stored that was not sent": not phantom,
+        "unacknowledged rows only from requests in flight": len(unacked) <= max(unanswered, 0),
+        "deliveries counted: sum(deliveries) = 200 answers (+ in flight)": 0
+        <= deliveries - ok_answers
+        <= max(unanswered, 0)
+        and not undercounted,
+        "every message notification made exactly one message": not missing_messages
+        and not extra_messages
+        and not double_messages,
+        "no notification failed": outcomes.get("failed", 0) == 0,
+        "no status left waiting for a message that is stored": not stuck,
+    }
+    lines = [
+        f"sent: {dict(run.sent)}; answers: {dict(run.codes)}; socket errors: {run.errors}",
+        f"distinct notifications sent {len(sent)}, acknowledged {len(run.acks)} "
+        f"({dict(kinds)}); rows {len(rows)} ({len(unacked)} from the {unanswered} requests left unanswered)",
+        f"200 answers {ok_answers}, sum(deliveries) {deliveries}; outcomes {dict(outcomes)}",
+        f"messages {sum(messages.values())} = distinct message notifications stored {len(expected_messages)}",
+        *(f"[{'ok' if passed else 'FAILED'}] {name}" for name, passed in checks.items()),
+    ]
+    return {
+        "ok": all(checks.values()),
+        "checks": checks,
+        "lines": lines,
+        "acknowledged": len(run.acks),
+        "rows": len(rows),
+        "answers_200": ok_answers,
+        "deliveries": deliveries,
+        "messages": sum(messages.values()),
+        "unanswered": unanswered,
+        "outcomes": dict(outcomes),
+        "lost": lost[:20],
+        "duplicated": [list(k) for k in duplicated[:20]],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Stats, clear and DELETE at growing sizes.
+
+
+def _data_stages(db_url: str, env: dict, port: int, sizes: Sizes, out: Path) -> dict:
+    figures: dict = {}
+    log = out / "data.log"
+    log.write_text("")
+    _sql(db_url, "DELETE FROM messages", "DELETE FROM whatsapp_notifications", "DELETE FROM clients")
+
+    _stage(f"GET /whatsapp/stats at {sizes.small:,} messages")
+    _seed(env, log, sizes.small_clients, sizes.small)
+    _settle(db_url)
+    figures["stats_small"] = _time_stats(port, sizes.stats_requests, expect=sizes.small)
+    _print_stats(figures["stats_small"])
+    seconds, rss = _measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
+    figures["clear_small"] = {"seconds": round(seconds, 3), "max_rss_kib": rss, "messages": sizes.small}
+
+    _stage(f"seed_demo_data --messages {sizes.large:,}")
+    _sql(db_url, "VACUUM messages")
+    seconds, rss = _seed(env, log, sizes.large_clients, sizes.large)
+    figures["seed_large"] = {"seconds": round(seconds, 2), "max_rss_kib": rss, "messages": sizes.large}
+    print(f"  {sizes.large:,} messages in {seconds:.1f} s ({sizes.large / seconds:,.0f}/s), max RSS {rss >> 10} MiB")
+
+    _stage(f"GET /whatsapp/stats at {sizes.large:,} messages")
+    _settle(db_url)
+    figures["stats_large"] = _time_stats(port, sizes.stats_requests, expect=sizes.large)
+    _print_stats(figures["stats_large"])
+    ratio = figures["stats_large"]["median_ms"] / figures["stats_small"]["median_ms"]
+    figures["ratio_stats"] = ratio
+    verdict = "meets" if ratio <= TARGETS["stats large/small"] else "misses"
+    print(f"  ratio {sizes.large:,} / {sizes.small:,}: {ratio:.2f}x ({verdict} the target of at most 2x)")
+
+    _stage(f"clear_whatsapp_messages at {sizes.large:,} messages, then a raw DELETE of as many")
+    _sql(db_url, "CHECKPOINT")
+    seconds, rss = _measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
+    figures["clear_large"] = {"seconds": round(seconds, 3), "max_rss_kib": rss, "messages": sizes.large}
+    _sql(db_url, "VACUUM messages")
+    _seed(env, log, 0, sizes.large)
+    _settle(db_url)
+    _sql(db_url, "CHECKPOINT")
+    started = time.monotonic()
+    deleted = _sql(db_url, "DELETE FROM messages WHERE channel = 'whatsapp'")
+    figures["delete_large"] = {"seconds": round(time.monotonic() - started, 3), "rows": deleted}
+    _print_clear(figures, sizes)
+    return figures
+
+
+def _seed(env: dict, log: Path, clients: int, messages: int) -> tuple[float, int]:
+    command = [PYTHON, "manage.py", "seed_demo_data", "--clients", str(clients), "--messages", str(messages)]
+    return _measured(command, env, log)
+
+
+def _settle(db_url: str) -> None:
+    # What autovacuum does within a minute of a bulk load, done now so both sizes are measured alike.
+    _sql(db_url, "VACUUM ANALYZE messages", "VACUUM ANALYZE clients")
+
+
+def _sql(db_url: str, *statements: str) -> int:
+    with psycopg.connect(db_url, autocommit=True) as db:
+        for statement in statements:
+            rowcount = db.execute(statement).rowcount
+    return rowcount
+
+
+def _login(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        body = json.dumps({"email": ADMIN[0], "password": ADMIN[1]})
+        conn.request("POST", "/auth/login", body=body, headers={"Content-Type": "application/json"})
+        answer = conn.getresponse()
+        data = answer.read()
+    finally:
+        conn.close()
+    if answer.status != 200:
+        raise SystemExit(f"login failed: {answer.status} {data[:200]!r}")
+    return json.loads(data)["accessToken"]
+
+
+def _time_stats(port: int, n: int, *, expect: int) -> dict:
+    """n sequential GETs on one keep-alive connection, after a few untimed ones to warm up."""
+    headers = {"Authorization": f"Bearer {_login(port)}"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times = []
+    try:
+        for i in range(n + 10):
+            started = time.perf_counter()
+            conn.request("GET", "/whatsapp/stats", headers=headers)
+            answer = conn.getresponse()
+            body = answer.read()
+            if i >= 10:
+                times.append(1000 * (time.perf_counter() - started))
+            if answer.status != 200:
+                raise SystemExit(f"/whatsapp/stats answered {answer.status}: {body[:200]!r}")
+    finally:
+        conn.close()
+    total = json.loads(body)["totalMessages"]
+    return {
+        "messages": expect,
+        "total_messages_reported": total,
+        "requests": n,
+        "median_ms": round(statistics.median(times), 3),
+        "p90_ms": round(statistics.quantiles(times, n=10)[-1], 3) if n >= 2 else times[0],
+    }
+
+
+def _print_stats(figures: dict) -> None:
+    counted = figures["total_messages_reported"]
+    note = "" if counted == figures["messages"] else f" — WRONG: totalMessages says {counted}"
+    print(f"  median {figures['median_ms']:.2f} ms, p90 {figures['p90_ms']:.2f} ms over {figures['requests']}{note}")
+
+
+def _print_clear(figures: dict, sizes: Sizes) -> None:
+    clear, delete, small = figures["clear_large"], figures["delete_large"], figures["clear_small"]
+    ratio = clear["seconds"] / delete["seconds"] if delete["seconds"] else 0.0
+    figures["ratio_clear_delete"] = ratio
+    verdict = "meets" if ratio <= TARGETS["clear/delete"] else "misses"
+    print(f"  clear_whatsapp_messages: {clear['seconds']:.2f} s, max RSS {clear['max_rss_kib'] / 1024:.0f} MiB")
+    print(f"  raw DELETE:              {delete['seconds']:.2f} s ({delete['rows']:,} rows)")
+    print(f"  ratio clear/DELETE: {ratio:.2f}x ({verdict} the target of at most 1.5x)")
+    print(
+        f"  max RSS of clear at {sizes.small:,} messages: {small['max_rss_kib'] / 1024:.0f} MiB, "
+        f"at {sizes.large:,}: {clear['max_rss_kib'] / 1024:.0f} MiB"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine and the results file.
+
+
+def _database_create(name: str) -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.execute(f'CREATE DATABASE "{name}"')
+
+
+def _machine(db_url: str, env: dict) -> dict:
+    cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    with psycopg.connect(db_url) as db:
+        server = {k: db.execute(f"SHOW {k}").fetchone()[0] for k in ("server_version", "fsync", "shared_buffers")}
+    # As the application's own connection sees it: settings OPTIONS could turn it off per session.
+    app_sync = (
+        subprocess.run(
+            [PYTHON, "manage.py", "shell", "--verbosity", "0", "-c", _SHOW_SYNC],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=ROOT, capture_output=True).returncode
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu.group(1).strip() if cpu else platform.processor(),
+        "ram_gib": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": server["server_version"],
+        "fsync": server["fsync"],
+        "shared_buffers": server["shared_buffers"],
+        "synchronous_commit_app": app_sync,
+        "wrk": wrk.split(" Copyright")[0],
+        "commit": commit.stdout.strip() + (" + uncommitted changes" if dirty else ""),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+_SHOW_SYNC = (
+    "from django.db import connection\n"
+    "with connection.cursor() as c:\n"
+    "    c.execute('SHOW synchronous_commit')\n"
+    "    print(c.fetchone()[0])"
+)
+
+
+def _write_results(f: dict) -> None:
+    """Replace the "latest run" section of bench/RESULTS.md; anything around it is left as written."""
+    section = "\n".join([START, *_latest_run(f), END])
+    text = RESULTS.read_text() if RESULTS.exists() else _RESULTS_HEADER
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+def _latest_run(f: dict) -> list[str]:
+    m, w, h, c = f["machine"], f["webhook"], f["healthz"], f["check"]
+    ss, sl, cs, cl = f["stats_small"], f["stats_large"], f["clear_small"], f["clear_large"]
+    delete, seed = f["delete_large"], f["seed_large"]
+    small, large = f"{ss['messages']:,}", f"{sl['messages']:,}"
+    return [
+        "## Latest run",
+        "",
+        f"- **Date**: {m['date']} (commit {m['commit']})",
+        f"- **Command**: `{f['command']}`",
+        f"- **Machine**: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}; "
+        f"load average at start {m['load_average_at_start']} (a shared machine: figures are noisy)",
+        f"- **Software**: PostgreSQL {m['postgresql']} (fsync {m['fsync']}, shared_buffers {m['shared_buffers']}), "
+        f"Python {m['python']}, {m['wrk']}, gunicorn with {m['gunicorn_workers']} sync workers (Procfile)",
+        f"- **Durability**: synchronous_commit `{m['synchronous_commit_app']}` as the application's connection sees it",
+        "",
+        f"### Throughput: {f['sizes']['duration']} s each, {CONNECTIONS} connections, {THREADS} wrk threads",
+        "",
+        "| endpoint | requests/s | p50 | p99 | CPU per request: gunicorn / PostgreSQL / wrk |",
+        "|---|---:|---:|---:|---|",
+        _throughput_row("POST /whatsapp/webhook", w),
+        _throughput_row("GET /healthz", h),
+        "",
+        f"Webhook / healthz: **{100 * f['ratio_webhook_healthz']:.1f}%**, "
+        f"{_verdict(f['ratio_webhook_healthz'] >= TARGETS['webhook/healthz'])} (at least 35%). "
+        f"Mix sent: {w['sent']}.",
+        "",
+        f"**Loss check: {'PASS' if c['ok'] else 'FAIL'}**: {c['acknowledged']} distinct notifications acknowledged, "
+        f"{c['rows']} rows ({c['rows'] - c['acknowledged']} from the {c['unanswered']} requests left unanswered when "
+        f"wrk stopped); {c['answers_200']} answers 200, sum(deliveries) {c['deliveries']}; {c['messages']} messages; "
+        f"outcomes {c['outcomes']}.",
+        "",
+        "### Stats, clear and DELETE",
+        "",
+        f"| measurement | at {small} messages | at {large} messages | ratio |",
+        "|---|---:|---:|---|",
+        f"| GET /whatsapp/stats, median of {sl['requests']} | {ss['median_ms']:.2f} ms | {sl['median_ms']:.2f} ms "
+        f"| **{f['ratio_stats']:.2f}x**, {_verdict(f['ratio_stats'] <= TARGETS['stats large/small'])} (at most 2x) |",
+        f"| clear_whatsapp_messages, max RSS | {cs['max_rss_kib'] / 1024:.0f} MiB | {cl['max_rss_kib'] / 1024:.0f} MiB "
+        f"| {cl['max_rss_kib'] / max(cs['max_rss_kib'], 1):.2f}x |",
+        "",
+        f"| at {large} messages | seconds |",
+        "|---|---:|",
+        f"| `manage.py clear_whatsapp_messages --noinput` | {cl['seconds']:.2f} |",
+        f"| raw `DELETE FROM messages WHERE channel = 'whatsapp'` | {delete['seconds']:.2f} |",
+        f"| ratio | **{f['ratio_clear_delete']:.2f}x**, "
+        f"{_verdict(f['ratio_clear_delete'] <= TARGETS['clear/delete'])} (at most 1.5x) |",
+        "",
+        f"Seeding {seed['messages']:,} messages (`seed_demo_data`): {seed['seconds']:.1f} s, "
+        f"max RSS {seed['max_rss_kib'] / 1024:.0f} MiB. Raw numbers: `bench/out/latest/` (not committed).",
+    ]
+
+
+def _verdict(ok: bool) -> str:
+    return "meets the target" if ok else "**misses the target**"
+
+
+def _throughput_row(name: str, run: dict) -> str:
+    latency, cpu = run["latency_ms"], run["cpu_ms_per_request"]
+    return (
+        f"| {name} | {run['rps']:.1f} | {latency['p50']:.2f} ms | {latency['p99']:.2f} ms "
+        f"| {cpu['gunicorn']:.2f} / {cpu['postgres']:.2f} / {cpu['wrk']:.2f} ms "
+        f"(machine {cpu['machine_busy_pct']:.0f}% busy) |"
+    )
+
+
+_RESULTS_HEADER = """# Benchmark results
+
+Produced by `bench/run` (README, "Benchmark"); the section between the markers below is rewritten by
+every full run, so notes and older figures belong above it.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
