@@ -137,6 +137,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     _sh(_procfile("release"), env, out / "release.log")
     _manage(env, out / "release.log", "ensure_admin")
     figures["machine"] = _machine(db_url, env)
+    figures["known_clients"] = _known_clients(db_url)
     with _server(env, port, out / "gunicorn.log") as server:
         figures["machine"]["gunicorn_workers"] = _workers(out / "gunicorn.log")
         _stage(f"POST /whatsapp/webhook: {sizes.duration} s, {CONNECTIONS} connections")
@@ -519,6 +520,33 @@ def _settle(db_url: str) -> None:
     _sql(db_url, "VACUUM ANALYZE messages", "VACUUM ANALYZE clients")
 
 
+def _known_clients(db_url: str, pool: int = 10_000, known: float = 0.9) -> int:
+    """The shop's client book before the run: 90% of the numbers webhook.lua writes from.
+
+    A CRM in use knows most people who write to it; the other 10% are new and go through
+    creating a client (and its races) during the run. Same numbers as `person(i)` in webhook.lua.
+    """
+    kz, br = ["7701", "7705", "7707", "7747", "7771", "7777"], ["55119", "55219", "55319", "55619"]
+    numbers = []
+    for i in range(int(pool * known)):
+        c = i % 10
+        if c < 6:
+            numbers.append(f"79{(i * 7919 + 104729) % 1_000_000_000:09d}")
+        elif c < 8:
+            numbers.append(f"{kz[(i // 10) % len(kz)]}{(i * 7919 + 13) % 10_000_000:07d}")
+        else:
+            numbers.append(f"{br[(i // 10) % len(br)]}{(i * 7919 + 17) % 100_000_000:08d}")
+    with psycopg.connect(db_url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO clients (id, name, phone, whatsapp_id, created_at, updated_at) "
+            "SELECT gen_random_uuid(), '', '+' || n, n, now(), now() FROM unnest(%s::text[]) AS n "
+            "ON CONFLICT DO NOTHING",
+            [numbers],
+        )
+    print(f"  {len(numbers):,} of {pool:,} numbers are existing clients; the rest write for the first time")
+    return len(numbers)
+
+
 def _sql(db_url: str, *statements: str) -> int:
     with psycopg.connect(db_url, autocommit=True) as db:
         for statement in statements:
@@ -669,6 +697,8 @@ def _latest_run(f: dict) -> list[str]:
         f"- **Software**: PostgreSQL {m['postgresql']} (fsync {m['fsync']}, shared_buffers {m['shared_buffers']}), "
         f"Python {m['python']}, {m['wrk']}, gunicorn with {m['gunicorn_workers']} sync workers (Procfile)",
         f"- **Durability**: synchronous_commit `{m['synchronous_commit_app']}` as the application's connection sees it",
+        f"- **Data before the run**: {f.get('known_clients', 0):,} existing clients (90% of the 10,000 numbers "
+        "that write; the other 10% are new and are created during the run)",
         "",
         f"### Throughput: {f['sizes']['duration']} s each, {CONNECTIONS} connections, {THREADS} wrk threads",
         "",

@@ -37,3 +37,33 @@ class StatsSerializer(serializers.Serializer):
     instanceState = serializers.CharField(allow_null=True)  # noqa: N815
     instances = InstanceSerializer(many=True)
     failedNotificationsLast24h = serializers.IntegerField()  # noqa: N815
+
+
+class MessageSendSerializer(serializers.Serializer):
+    clientId = serializers.UUIDField(required=False)  # noqa: N815
+    phone = serializers.CharField(required=False, max_length=64)
+    text = serializers.CharField(max_length=20_000, trim_whitespace=True)
+
+    def validate_phone(self, value: str) -> str:
+        from clients.phones import to_whatsapp_id
+
+        whatsapp_id = to_whatsapp_id(value)
+        if whatsapp_id is None:
+            raise serializers.ValidationError(f"{value!r} is not a phone number.")
+        return whatsapp_id
+
+    def validate(self, attrs: dict) -> dict:
+        if ("clientId" in attrs) == ("phone" in attrs):
+            raise serializers.ValidationError("Give either clientId or phone.")
+        return attrs
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    clientId = serializers.UUIDField(source="client_id")  # noqa: N815
+    direction = serializers.CharField()
+    content = serializers.CharField()
+    status = serializers.CharField()
+    statusDescription = serializers.CharField(source="status_description", allow_blank=True)  # noqa: N815
+    externalId = serializers.CharField(source="external_id", allow_null=True)  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815

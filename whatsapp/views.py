@@ -4,15 +4,20 @@ import json
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clients.models import Client
+from clients.services import client_find_or_create_by_phone
 from crm.api import ErrorSerializer
 from whatsapp import logs, stats
-from whatsapp.serializers import StatsQuerySerializer, StatsSerializer
+from whatsapp.greenapi import GreenAPIError, GreenAPINotConfigured
+from whatsapp.outbound import message_send
+from whatsapp.serializers import MessageSendSerializer, MessageSerializer, StatsQuerySerializer, StatsSerializer
 from whatsapp.services import notification_receive
 
 # Green API waits 60 s before it redelivers; asking for sooner would not be honoured.
@@ -109,3 +114,34 @@ class StatsView(APIView):
         query = StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(stats.stats(limit=query.validated_data["limit"]))
+
+
+class MessagesView(APIView):
+    @extend_schema(
+        summary="Send a WhatsApp message to a client (by id) or to a phone number",
+        request=MessageSendSerializer,
+        responses={
+            201: MessageSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Bad phone, empty or too long text"),
+            401: OpenApiResponse(ErrorSerializer, description="Missing or invalid access token"),
+            404: OpenApiResponse(ErrorSerializer, description="No client with that id"),
+            502: OpenApiResponse(ErrorSerializer, description="Green API refused; the message is stored as failed"),
+            503: OpenApiResponse(ErrorSerializer, description="Green API is not configured"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = MessageSendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if "clientId" in data.validated_data:
+            client = get_object_or_404(Client, pk=data.validated_data["clientId"])
+        else:
+            client, _ = client_find_or_create_by_phone(phone=data.validated_data["phone"])
+        try:
+            message = message_send(client=client, text=data.validated_data["text"])
+        except GreenAPINotConfigured as error:
+            return Response({"detail": str(error)}, status=503)
+        except GreenAPIError as error:
+            return Response({"detail": str(error)}, status=502)
+        except ValueError as error:
+            return Response({"detail": str(error), "errors": {"text": [str(error)]}}, status=400)
+        return Response(MessageSerializer(message).data, status=201)

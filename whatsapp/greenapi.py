@@ -1,0 +1,239 @@
+"""Green API's HTTP API: the few methods the CRM calls, and what it needs of an instance's settings.
+
+A thin client on `requests` rather than the official SDK: the SDK retries POST sendMessage on 429
+by itself (a message could go twice), waits up to 180 s, reports errors only when asked to and
+closes the connection after each call (REFERENCE §11). Here every call has a timeout, reuses its
+connection, and every failure is one exception whose message says what to do.
+The instance token is part of every URL: it never appears in a message or a log line.
+"""
+
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_session = requests.Session()
+_session.headers["User-Agent"] = "whatsapp-crm"
+
+
+class GreenAPIError(Exception):
+    """Green API could not do what was asked; the message says why and what to do about it."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class GreenAPINotConfigured(GreenAPIError):
+    """Some of GREEN_API_URL, GREEN_API_ID_INSTANCE, GREEN_API_TOKEN are missing."""
+
+
+@dataclass(frozen=True)
+class GreenAPI:
+    base_url: str
+    id_instance: str
+    token: str
+    timeout: float
+
+    @classmethod
+    def from_settings(cls) -> "GreenAPI":
+        values = {
+            "GREEN_API_URL": settings.GREEN_API_URL,
+            "GREEN_API_ID_INSTANCE": settings.GREEN_API_ID_INSTANCE,
+            "GREEN_API_TOKEN": settings.GREEN_API_TOKEN,
+        }
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            raise GreenAPINotConfigured(
+                f"Green API is not configured: set {', '.join(missing)} "
+                "(from the instance's page in Green API's console)."
+            )
+        return cls(
+            settings.GREEN_API_URL.rstrip("/"),
+            str(settings.GREEN_API_ID_INSTANCE),
+            settings.GREEN_API_TOKEN,
+            settings.GREEN_API_TIMEOUT,
+        )
+
+    @property
+    def instance_number(self) -> int:
+        return int(self.id_instance) if self.id_instance.isdigit() else 0
+
+    def send_message(self, chat_id: str, text: str, quoted_message_id: str = "") -> str:
+        body: dict[str, Any] = {"chatId": chat_id, "message": text}
+        if quoted_message_id:
+            body["quotedMessageId"] = quoted_message_id
+        answer = self._call("POST", "sendMessage", body)
+        id_message = answer.get("idMessage") if isinstance(answer, dict) else None
+        if not isinstance(id_message, str) or not id_message:
+            raise GreenAPIError("Green API accepted the message but returned no idMessage.")
+        return id_message
+
+    def get_state_instance(self) -> str:
+        answer = self._call("GET", "getStateInstance")
+        return str(answer.get("stateInstance", "")) if isinstance(answer, dict) else ""
+
+    def get_settings(self) -> dict:
+        answer = self._call("GET", "getSettings")
+        if not isinstance(answer, dict):
+            raise GreenAPIError("Green API answered getSettings with something that is not a settings object.")
+        return answer
+
+    def set_settings(self, values: dict) -> bool:
+        answer = self._call("POST", "setSettings", values)
+        return bool(isinstance(answer, dict) and answer.get("saveSettings"))
+
+    def _call(self, http_method: str, method: str, body: dict | None = None) -> Any:
+        url = f"{self.base_url}/waInstance{self.id_instance}/{method}/{self.token}"
+        try:
+            response = _session.request(http_method, url, json=body, timeout=(min(5.0, self.timeout), self.timeout))
+        except requests.Timeout:
+            raise GreenAPIError(f"Green API did not answer {method} within {self.timeout:g} s; try again.") from None
+        except requests.RequestException as error:
+            # str(error) would contain the URL, and with it the token.
+            raise GreenAPIError(
+                f"Cannot reach Green API at {self.base_url} ({type(error).__name__}): check GREEN_API_URL "
+                "and the network."
+            ) from None
+        if response.status_code != 200:
+            message = _explain(method, response, self)
+            logger.warning("Green API %s answered %s: %s", method, response.status_code, message)
+            raise GreenAPIError(message, status=response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise GreenAPIError(f"Green API answered {method} with something that is not JSON.") from None
+
+
+def _explain(method: str, response: requests.Response, api: GreenAPI) -> str:
+    status = response.status_code
+    detail = _detail(response)
+    if status == 401:
+        return f"Green API refused the instance token (401): check GREEN_API_TOKEN. {detail}".strip()
+    if status == 403:
+        return (
+            f"Green API does not know instance {api.id_instance} at {api.base_url} (403): check "
+            f"GREEN_API_ID_INSTANCE and GREEN_API_URL. {detail}"
+        ).strip()
+    if status == 429:
+        return f"Green API's rate limit for {method} was hit (429): wait a moment and try again."
+    if status == 466:
+        return f"Green API's quota is used up (466): {detail or 'change the plan in the console'}"
+    if status == 400:
+        return f"Green API rejected {method} (400): {detail or 'bad request'}"
+    if status >= 500:
+        return f"Green API failed on {method} ({status}); try again later. {detail}".strip()
+    return f"Green API answered {method} with HTTP {status}. {detail}".strip()
+
+
+def _detail(response: requests.Response) -> str:
+    """The human part of Green API's error body: plain text, `{message}`, or the 466 quota object."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300]
+    if isinstance(body, dict):
+        for key in ("invokeStatus", "correspondentsStatus"):
+            if isinstance(body.get(key), dict) and body[key].get("description"):
+                return str(body[key]["description"])[:300]
+        for key in ("message", "description", "error"):
+            if body.get(key):
+                return str(body[key])[:300]
+    return str(body)[:300]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the CRM needs of an instance (REFERENCE §2, §10).
+
+REQUIRED_NOTIFICATIONS = {
+    "incomingWebhook": "incoming messages (incomingMessageReceived)",
+    "outgoingMessageWebhook": "messages sent from the phone (outgoingMessageReceived)",
+    "outgoingAPIMessageWebhook": "messages sent through the API (outgoingAPIMessageReceived)",
+    "outgoingWebhook": "delivery statuses (outgoingMessageStatus)",
+}
+RECOMMENDED_NOTIFICATIONS = {
+    "stateWebhook": "instance state changes (stateInstanceChanged)",
+    "incomingCallWebhook": "incoming calls (incomingCall)",
+    "editedMessageWebhook": "edited messages (editedMessage)",
+    "deletedMessageWebhook": "deleted messages (deletedMessage)",
+    "pollMessageWebhook": "polls (pollMessage, pollUpdateMessage)",
+}
+
+
+def expected_webhook_url() -> str:
+    base = settings.PUBLIC_URL.rstrip("/")
+    return f"{base}/whatsapp/webhook" if base else ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str
+    fix: str
+
+
+def instance_problems(*, state: str, instance_settings: dict, webhook_url: str) -> list[Problem]:
+    """Everything about the instance that keeps the CRM from getting its notifications."""
+    problems = []
+    if state != "authorized":
+        problems.append(
+            Problem(
+                f"instance state is {state or 'unknown'}, not authorized",
+                "scan the QR code in Green API's console (or wait: starting/sleepMode recover in minutes)",
+            )
+        )
+    actual_url = str(instance_settings.get("webhookUrl") or "")
+    if webhook_url and actual_url != webhook_url:
+        problems.append(
+            Problem(
+                f"webhookUrl is {actual_url or 'empty'!r}, not {webhook_url!r}",
+                f"manage.py greenapi_configure --webhook-url {webhook_url}",
+            )
+        )
+    elif not actual_url:
+        problems.append(
+            Problem(
+                "webhookUrl is empty: Green API sends no notifications",
+                "manage.py greenapi_configure --webhook-url https://<your-domain>/whatsapp/webhook",
+            )
+        )
+    ours = settings.GREEN_API_WEBHOOK_TOKEN
+    theirs = str(instance_settings.get("webhookUrlToken") or "")
+    if ours and not hmac.compare_digest(ours.encode(), theirs.encode()):
+        problems.append(
+            Problem(
+                "webhookUrlToken differs from GREEN_API_WEBHOOK_TOKEN: every notification gets 401",
+                "manage.py greenapi_configure (sets it to ours)",
+            )
+        )
+    for key, what in REQUIRED_NOTIFICATIONS.items():
+        if instance_settings.get(key) != "yes":
+            problems.append(Problem(f"{key} is off: no {what}", f"manage.py greenapi_configure (turns {key} on)"))
+    return problems
+
+
+def token_status(instance_settings: dict) -> str:
+    ours = settings.GREEN_API_WEBHOOK_TOKEN
+    theirs = str(instance_settings.get("webhookUrlToken") or "")
+    if not ours:
+        return "not set here (GREEN_API_WEBHOOK_TOKEN): the webhook accepts anyone" + (
+            "; Green API sends one" if theirs else ""
+        )
+    if not theirs:
+        return "set here, not in Green API: every notification gets 401"
+    return (
+        "set, and matches ours" if hmac.compare_digest(ours.encode(), theirs.encode()) else "set, but differs from ours"
+    )
+
+
+def wanted_settings(webhook_url: str) -> dict:
+    wanted = {"webhookUrl": webhook_url}
+    if settings.GREEN_API_WEBHOOK_TOKEN:
+        wanted["webhookUrlToken"] = settings.GREEN_API_WEBHOOK_TOKEN
+    for key in (*REQUIRED_NOTIFICATIONS, *RECOMMENDED_NOTIFICATIONS):
+        wanted[key] = "yes"
+    return wanted
