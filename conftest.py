@@ -106,3 +106,16 @@ def reject_message_inserts(db):
             )
 
     return repair
+
+
+@pytest.fixture
+def fake_greenapi(httpserver, settings):
+    """Green API, played by a real HTTP server on localhost; settings point the CRM at it."""
+    from crm.testing.greenapi_fake import FakeGreenAPI
+
+    fake = FakeGreenAPI(httpserver)
+    settings.GREEN_API_URL = fake.url
+    settings.GREEN_API_ID_INSTANCE = fake.id_instance
+    settings.GREEN_API_TOKEN = fake.token
+    settings.GREEN_API_TIMEOUT = 2.0
+    return fake

@@ -50,8 +50,8 @@ class Gunicorn:
 
     def start(self) -> "Gunicorn":
         self.log = open(ROOT / f".gunicorn-test-{self.port}.log", "w")
-        self.process = subprocess.Popen(  # noqa: S603 - the Procfile line, as a platform runs it
-            ["bash", "-c", procfile_command()],  # noqa: S607 - the Procfile line, as a platform runs it
+        self.process = subprocess.Popen(
+            ["bash", "-c", procfile_command()],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -70,7 +70,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not start:\n{output}")
 
     def worker_pids(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)  # noqa: S603, S607
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
 
     def stop(self) -> None:

@@ -2,6 +2,8 @@
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
@@ -9,6 +11,17 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from crm.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction():
+    """Schemathesis calls the WSGI app directly; like Django's test client, keep Django from closing
+    the test's connection (inside its transaction) at the end of each request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -1,0 +1,226 @@
+"""Replying: the Green API client, message_send, POST /whatsapp/messages, and the round trip.
+
+Green API is a real HTTP server on localhost (crm/testing/greenapi_fake.py), never a patched function.
+"""
+
+import pytest
+import requests
+
+from clients.models import Client
+from whatsapp.greenapi import GreenAPI, GreenAPIError, GreenAPINotConfigured
+from whatsapp.models import Message
+from whatsapp.outbound import message_send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def anna() -> Client:
+    return Client.objects.create(name="Анна", whatsapp_id="79031234567")
+
+
+def test_send_stores_the_message_with_green_apis_id_and_sent(fake_greenapi, anna) -> None:
+    message = message_send(client=anna, text="Здравствуйте! Заказ в пути 🚚")
+    assert fake_greenapi.sent == [
+        {"chatId": "79031234567@c.us", "message": "Здравствуйте! Заказ в пути 🚚", "idMessage": message.external_id}
+    ]
+    message.refresh_from_db()
+    assert (message.status, message.direction, message.instance_id) == ("sent", "outbound", 1103123456)
+
+
+@pytest.mark.parametrize(
+    ("fail_with", "words"),
+    [
+        (429, "rate limit"),
+        (466, "quota is used up (466): Monthly quota has been exceeded"),
+        (500, "failed on sendMessage (500)"),
+        (502, "failed on sendMessage (502)"),
+    ],
+)
+def test_green_api_failures_mark_the_message_failed_with_a_readable_reason(
+    fake_greenapi, anna, fail_with: int, words: str
+) -> None:
+    fake_greenapi.fail_with = fail_with
+    with pytest.raises(GreenAPIError, match=words.replace("(", r"\(").replace(")", r"\)")) as raised:
+        message_send(client=anna, text="Привет")
+    assert raised.value.status == fail_with
+    message = Message.objects.get()
+    assert message.status == "failed"
+    assert words.split(" (")[0] in message.status_description
+    assert message.external_id is None
+
+
+def test_bad_token_and_bad_instance_say_which_setting_to_check(fake_greenapi, anna, settings) -> None:
+    settings.GREEN_API_TOKEN = "wrong"
+    with pytest.raises(GreenAPIError, match="check GREEN_API_TOKEN") as raised:
+        message_send(client=anna, text="x")
+    assert "wrong" not in str(raised.value), "the token never appears in messages"
+    settings.GREEN_API_TOKEN = fake_greenapi.token
+    settings.GREEN_API_ID_INSTANCE = "999"
+    with pytest.raises(GreenAPIError, match="check GREEN_API_ID_INSTANCE"):
+        message_send(client=anna, text="x")
+
+
+def test_a_slow_green_api_times_out_and_the_message_is_kept_as_failed(fake_greenapi, anna, settings) -> None:
+    settings.GREEN_API_TIMEOUT = 0.3
+    fake_greenapi.delay = 1.0
+    with pytest.raises(GreenAPIError, match=r"did not answer sendMessage within 0\.3 s"):
+        message_send(client=anna, text="Алло")
+    assert Message.objects.get().status == "failed"
+
+
+def test_unreachable_green_api_is_reported_without_the_token(anna, settings) -> None:
+    settings.GREEN_API_URL, settings.GREEN_API_ID_INSTANCE, settings.GREEN_API_TOKEN = (
+        "http://127.0.0.1:9",
+        "1",
+        "s3cr3t",
+    )
+    with pytest.raises(GreenAPIError, match=r"Cannot reach Green API at http://127\.0\.0\.1:9") as raised:
+        message_send(client=anna, text="x")
+    assert "s3cr3t" not in str(raised.value)
+
+
+def test_missing_settings_are_named(anna, settings) -> None:
+    settings.GREEN_API_ID_INSTANCE, settings.GREEN_API_TOKEN = "", ""
+    with pytest.raises(GreenAPINotConfigured, match="set GREEN_API_ID_INSTANCE, GREEN_API_TOKEN"):
+        GreenAPI.from_settings()
+    with pytest.raises(GreenAPINotConfigured):
+        message_send(client=anna, text="x")
+    assert not Message.objects.exists()
+
+
+def test_send_then_webhooks_then_statuses_end_in_one_read_message(fake_greenapi, anna, post_webhook) -> None:
+    message = message_send(client=anna, text="Ваш заказ доставлен?")
+    sent = fake_greenapi.sent[0]
+    assert post_webhook(fake_greenapi.outgoing_api_notification(sent)).status_code == 200
+    for status in ["sent", "delivered", "read"]:
+        assert post_webhook(fake_greenapi.status_notification(sent, status)).status_code == 200
+    assert Message.objects.count() == 1
+    message.refresh_from_db()
+    assert message.status == "read"
+    assert message.notification is None or message.notification.type_webhook == "outgoingAPIMessageReceived"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_before_green_apis_answer_is_applied(fake_greenapi, live_server) -> None:
+    anna = Client.objects.create(name="Анна", whatsapp_id="79031234567")
+
+    def status_first(id_message: str) -> None:
+        status = fake_greenapi.status_notification({"chatId": "79031234567@c.us", "idMessage": id_message}, "delivered")
+        assert (
+            requests.post(f"{live_server.url}/whatsapp/webhook", json=status, timeout=10).json()["outcome"] == "waiting"
+        )
+
+    fake_greenapi.before_answer = status_first
+    message = message_send(client=anna, text="Быстрый ответ")
+    assert message.status == "delivered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_processed_before_green_apis_answer_still_makes_one_message(fake_greenapi, live_server) -> None:
+    """Green API may post outgoingAPIMessageReceived before our sendMessage call has its answer."""
+    anna = Client.objects.create(name="Анна", whatsapp_id="79031234567")
+
+    def webhook_first(id_message: str) -> None:
+        sent = {"chatId": "79031234567@c.us", "message": "Гонка", "idMessage": id_message}
+        answer = requests.post(
+            f"{live_server.url}/whatsapp/webhook", json=fake_greenapi.outgoing_api_notification(sent), timeout=10
+        )
+        assert answer.status_code == 200
+
+    fake_greenapi.before_answer = webhook_first
+    message = message_send(client=anna, text="Гонка")
+    assert Message.objects.count() == 1
+    assert Message.objects.get().pk == message.pk
+    assert message.external_id == fake_greenapi.sent[0]["idMessage"]
+
+
+def test_lid_only_client_is_sent_to_its_lid_and_a_client_without_whatsapp_is_refused(fake_greenapi) -> None:
+    lid = Client.objects.create(name="LID", whatsapp_lid="120650379300963")
+    message_send(client=lid, text="hi")
+    assert fake_greenapi.sent[0]["chatId"] == "120650379300963@lid"
+    nobody = Client.objects.create(name="No WhatsApp")
+    with pytest.raises(GreenAPIError, match="has no WhatsApp number"):
+        message_send(client=nobody, text="hi")
+
+
+# ---------------------------------------------------------------------------------------------
+# POST /whatsapp/messages
+
+
+def test_api_sends_to_a_client_by_id(api, fake_greenapi, anna) -> None:
+    answer = api.post(
+        "/whatsapp/messages", {"clientId": str(anna.pk), "text": "Добрый день"}, content_type="application/json"
+    )
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["status"] == "sent"
+    assert body["externalId"] == fake_greenapi.sent[0]["idMessage"]
+    assert body["clientId"] == str(anna.pk)
+
+
+def test_api_sends_to_a_phone_written_any_way_and_finds_or_creates_the_client(api, fake_greenapi, anna) -> None:
+    answer = api.post(
+        "/whatsapp/messages", {"phone": "8 (903) 123-45-67", "text": "Hi"}, content_type="application/json"
+    )
+    assert answer.status_code == 201
+    assert answer.json()["clientId"] == str(anna.pk)
+    answer = api.post(
+        "/whatsapp/messages", {"phone": "+55 11 98765-4321", "text": "Olá"}, content_type="application/json"
+    )
+    assert answer.status_code == 201
+    assert Client.objects.get(whatsapp_id="5511987654321")
+    assert [s["chatId"] for s in fake_greenapi.sent] == ["79031234567@c.us", "5511987654321@c.us"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"phone": "not a phone", "text": "x"},
+        {"phone": "123", "text": "x"},
+        {"phone": "+7 999 123-45-67", "text": ""},
+        {"phone": "+7 999 123-45-67", "text": "   "},
+        {"phone": "+7 999 123-45-67", "text": "я" * 20_001},
+        {"text": "no recipient"},
+        {"phone": "+7 999 123-45-67", "clientId": "6b0a1f0e-6f7a-4c44-9c4f-0f6b7b1c2d3e", "text": "both"},
+    ],
+)
+def test_api_rejects_bad_input_with_400_and_sends_nothing(api, fake_greenapi, body: dict) -> None:
+    answer = api.post("/whatsapp/messages", body, content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.json()["detail"]
+    assert fake_greenapi.sent == []
+    assert not Message.objects.exists()
+
+
+def test_api_unknown_client_is_404(api, fake_greenapi) -> None:
+    answer = api.post(
+        "/whatsapp/messages",
+        {"clientId": "6b0a1f0e-6f7a-4c44-9c4f-0f6b7b1c2d3e", "text": "x"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 404
+
+
+def test_api_green_api_refusal_is_502_with_the_reason_and_the_message_kept(api, fake_greenapi, anna) -> None:
+    fake_greenapi.fail_with = 466
+    answer = api.post("/whatsapp/messages", {"clientId": str(anna.pk), "text": "x"}, content_type="application/json")
+    assert answer.status_code == 502
+    assert "quota" in answer.json()["detail"]
+    assert Message.objects.get().status == "failed"
+
+
+def test_api_without_green_api_settings_is_503(api, anna, settings) -> None:
+    settings.GREEN_API_TOKEN = ""
+    answer = api.post("/whatsapp/messages", {"clientId": str(anna.pk), "text": "x"}, content_type="application/json")
+    assert answer.status_code == 503
+    assert "GREEN_API_TOKEN" in answer.json()["detail"]
+
+
+def test_api_needs_a_token(client) -> None:
+    assert (
+        client.post(
+            "/whatsapp/messages", {"phone": "+79031234567", "text": "x"}, content_type="application/json"
+        ).status_code
+        == 401
+    )
