@@ -1,11 +1,9 @@
-"""The triggers that keep message_counts and client_counts (see whatsapp.models.MessageCount).
+"""The triggers that keep whatsapp_message_counts and whatsapp_client_counts (whatsapp.models.MessageCount).
 
 PostgreSQL: statement-level triggers over transition tables, so a COPY or a DELETE of a million rows
 updates the counters once per statement, not once per row. The slot is the backend's pid, so each
 connection mostly writes its own row and concurrent webhooks do not queue on one counter row.
-SQLite (development only): plain row-level triggers. SQLite drops a table's triggers when Django
-rebuilds the table to alter a column: a migration that alters `messages` or `clients` must end by
-recreating them (see 0003_leaner_indexes); test_counters catches one that does not.
+On SQLite (development only) there are no triggers; whatsapp.stats counts rows there.
 """
 
 SLOT = "pg_backend_pid() % 64"
@@ -38,12 +36,12 @@ def _postgresql() -> list[str]:
         sql.append(f"""
 CREATE FUNCTION message_counts_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO message_counts (channel, direction, status, slot, n)
+    INSERT INTO whatsapp_message_counts (channel, direction, status, slot, n)
     SELECT channel, direction, status, {SLOT}, sum(d) FROM ({rows}) AS changes
     GROUP BY channel, direction, status
     HAVING sum(d) <> 0
     ORDER BY channel, direction, status  -- one lock order in every transaction: no deadlocks
-    ON CONFLICT (channel, direction, status, slot) DO UPDATE SET n = message_counts.n + EXCLUDED.n;
+    ON CONFLICT (channel, direction, status, slot) DO UPDATE SET n = whatsapp_message_counts.n + EXCLUDED.n;
     RETURN NULL;
 END $$;
 CREATE TRIGGER message_counts_{op} AFTER {op.upper()} ON messages
@@ -53,10 +51,10 @@ CREATE TRIGGER message_counts_{op} AFTER {op.upper()} ON messages
         sql.append(f"""
 CREATE FUNCTION client_counts_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO client_counts (slot, n)
+    INSERT INTO whatsapp_client_counts (slot, n)
     SELECT {SLOT}, sum(d) FROM ({rows}) AS changes
     HAVING sum(d) <> 0
-    ON CONFLICT (slot) DO UPDATE SET n = client_counts.n + EXCLUDED.n;
+    ON CONFLICT (slot) DO UPDATE SET n = whatsapp_client_counts.n + EXCLUDED.n;
     RETURN NULL;
 END $$;
 CREATE TRIGGER client_counts_{op} AFTER {op.upper()} ON clients
@@ -67,7 +65,7 @@ CREATE TRIGGER client_counts_{op} AFTER {op.upper()} ON clients
         sql.append(f"""
 CREATE FUNCTION {counts}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM {counts};
+    DELETE FROM whatsapp_{counts};
     RETURN NULL;
 END $$;
 CREATE TRIGGER {counts}_truncate AFTER TRUNCATE ON {table}
@@ -76,50 +74,23 @@ CREATE TRIGGER {counts}_truncate AFTER TRUNCATE ON {table}
     return sql
 
 
-def _sqlite() -> list[str]:
-    def bump(row: str, d: int) -> str:
-        return (
-            "INSERT INTO message_counts (channel, direction, status, slot, n) "
-            f"VALUES ({row}.channel, {row}.direction, {row}.status, 0, {d}) "
-            f"ON CONFLICT (channel, direction, status, slot) DO UPDATE SET n = n + {d};"
-        )
-
-    def bump_clients(row: str, d: int) -> str:
-        has = _HAS_WHATSAPP.replace("whatsapp_", f"{row}.whatsapp_")
-        return (
-            f"INSERT INTO client_counts (slot, n) SELECT 0, {d} WHERE {has} "
-            f"ON CONFLICT (slot) DO UPDATE SET n = n + {d};"
-        )
-
-    return [
-        f"CREATE TRIGGER message_counts_insert AFTER INSERT ON messages BEGIN {bump('NEW', 1)} END",
-        f"CREATE TRIGGER message_counts_delete AFTER DELETE ON messages BEGIN {bump('OLD', -1)} END",
-        "CREATE TRIGGER message_counts_update AFTER UPDATE OF channel, direction, status ON messages "
-        f"BEGIN {bump('OLD', -1)} {bump('NEW', 1)} END",
-        f"CREATE TRIGGER client_counts_insert AFTER INSERT ON clients BEGIN {bump_clients('NEW', 1)} END",
-        f"CREATE TRIGGER client_counts_delete AFTER DELETE ON clients BEGIN {bump_clients('OLD', -1)} END",
-        "CREATE TRIGGER client_counts_update AFTER UPDATE OF whatsapp_id, whatsapp_lid ON clients "
-        f"BEGIN {bump_clients('OLD', -1)} {bump_clients('NEW', 1)} END",
-    ]
-
-
 BACKFILL = [
-    "DELETE FROM message_counts",
-    "INSERT INTO message_counts (channel, direction, status, slot, n) "
+    "DELETE FROM whatsapp_message_counts",
+    "INSERT INTO whatsapp_message_counts (channel, direction, status, slot, n) "
     "SELECT channel, direction, status, 0, count(*) FROM messages GROUP BY channel, direction, status",
-    "DELETE FROM client_counts",
-    f"INSERT INTO client_counts (slot, n) SELECT 0, count(*) FROM clients WHERE {_HAS_WHATSAPP}",
+    "DELETE FROM whatsapp_client_counts",
+    f"INSERT INTO whatsapp_client_counts (slot, n) SELECT 0, count(*) FROM clients WHERE {_HAS_WHATSAPP}",
 ]
 
 
 def create_statements(vendor: str) -> list[str]:
-    return (_postgresql() if vendor == "postgresql" else _sqlite()) + BACKFILL
+    return _postgresql() + BACKFILL if vendor == "postgresql" else []
 
 
 def drop_statements(vendor: str) -> list[str]:
     triggers = [f"{t}_{op}" for t in ("message_counts", "client_counts") for op in ("insert", "delete", "update")]
     if vendor != "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in triggers]
+        return []
     tables = {"message_counts": "messages", "client_counts": "clients"}
     return [
         f"DROP TRIGGER IF EXISTS {name} ON {tables[name.rsplit('_', 1)[0]]}; DROP FUNCTION IF EXISTS {name}()"

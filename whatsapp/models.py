@@ -188,7 +188,8 @@ class MessageCount(models.Model):
     """Running totals of `messages` by (channel, direction, status), kept by database triggers.
 
     /whatsapp/stats reads these few rows instead of counting millions. Triggers (not Python) keep
-    them, so the guide's raw `DELETE FROM messages …` keeps them right too. Each connection adds to
+    them, so the guide's raw `DELETE FROM messages …` keeps them right too. PostgreSQL only: on
+    SQLite (development) the stats count the rows themselves. Each connection adds to
     its own `slot` row, so concurrent webhooks never wait on one hot counter row; readers sum slots.
     """
 
@@ -199,7 +200,7 @@ class MessageCount(models.Model):
     n = models.BigIntegerField(default=0)
 
     class Meta:
-        db_table = "message_counts"
+        db_table = "whatsapp_message_counts"
         constraints = [
             models.UniqueConstraint(fields=["channel", "direction", "status", "slot"], name="message_counts_key")
         ]
@@ -215,7 +216,7 @@ class ClientCount(models.Model):
     n = models.BigIntegerField(default=0)
 
     class Meta:
-        db_table = "client_counts"
+        db_table = "whatsapp_client_counts"
 
     def __str__(self) -> str:
         return f"clients with WhatsApp: {self.n}"

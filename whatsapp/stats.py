@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Count, Sum
 from django.utils import timezone
 
+from clients.models import Client
 from whatsapp.models import ClientCount, Instance, Message, MessageCount, Notification
 
 
@@ -50,13 +52,13 @@ def recent_messages(*, limit: int) -> list[dict]:
 
 
 def message_counts() -> dict:
-    """Totals by direction and by status, from the trigger-kept counters: flat at any table size."""
-    rows = (
-        MessageCount.objects.filter(channel="whatsapp")
-        .values("direction", "status")
-        .annotate(total=Sum("n"))
-        .order_by()
-    )
+    """Totals by direction and by status: from the trigger-kept counters on PostgreSQL (flat at any
+    table size), by counting the rows on SQLite (development, where there are no triggers)."""
+    if connection.vendor == "postgresql":
+        rows = MessageCount.objects.filter(channel="whatsapp").values("direction", "status").annotate(total=Sum("n"))
+    else:
+        rows = Message.objects.filter(channel="whatsapp").values("direction", "status").annotate(total=Count("id"))
+    rows = rows.order_by()
     by_direction: dict[str, int] = {d: 0 for d in Message.Direction.values}
     by_status: dict[str, int] = {}
     for row in rows:
@@ -67,7 +69,9 @@ def message_counts() -> dict:
 
 
 def clients_with_whatsapp() -> int:
-    return ClientCount.objects.aggregate(total=Sum("n"))["total"] or 0
+    if connection.vendor == "postgresql":
+        return ClientCount.objects.aggregate(total=Sum("n"))["total"] or 0
+    return Client.objects.exclude(whatsapp_id=None, whatsapp_lid=None).count()
 
 
 def last_notification() -> Notification | None:

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('n', models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'client_counts',
+                'db_table': 'whatsapp_client_counts',
             },
         ),
         migrations.CreateModel(
@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                 ('n', models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'message_counts',
+                'db_table': 'whatsapp_message_counts',
                 'constraints': [models.UniqueConstraint(fields=('channel', 'direction', 'status', 'slot'), name='message_counts_key')],
             },
         ),

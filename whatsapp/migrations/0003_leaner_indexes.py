@@ -3,15 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from whatsapp.counters_sql import create_statements, drop_statements
-
-
-def recreate_sqlite_triggers(apps, schema_editor):
-    # SQLite rebuilds a table to alter a column, and the rebuild drops its triggers.
-    vendor = schema_editor.connection.vendor
-    if vendor == "sqlite":
-        for statement in drop_statements(vendor) + create_statements(vendor):
-            schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):
@@ -52,5 +43,4 @@ class Migration(migrations.Migration):
             model_name='notification',
             index=models.Index(condition=models.Q(('outcome', 'processed'), _negated=True), fields=['outcome', 'received_at'], name='notif_unprocessed'),
         ),
-        migrations.RunPython(recreate_sqlite_triggers, migrations.RunPython.noop),
     ]

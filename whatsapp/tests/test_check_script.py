@@ -53,7 +53,12 @@ def test_script_works_without_jq(live_server, tmp_path) -> None:
     for tool in ("curl", "mktemp", "rm", "cat", "bash"):
         (bin_dir / tool).symlink_to(shutil.which(tool))
     result = run(token(live_server), api_url=live_server.url, path=str(bin_dir))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, (
+        result.returncode,
+        result.stdout,
+        result.stderr,
+        sorted(p.name for p in bin_dir.iterdir()),
+    )
     assert json.loads(result.stdout)["clientsWithWhatsApp"] == 0
 
 

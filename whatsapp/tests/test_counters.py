@@ -6,11 +6,11 @@ from django.db import connection
 from django.db.models import Count
 
 from clients.models import Client
-from conftest import payload
+from conftest import payload, postgres_only
 from whatsapp import stats
 from whatsapp.models import Message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [postgres_only, pytest.mark.django_db]
 
 
 def real_counts() -> dict:
