@@ -1,0 +1,208 @@
+"""`manage.py whatsapp_doctor`: the troubleshooting guide's checklists, run by the product itself.
+
+The guide's last section names three problems — the webhook does not arrive, messages are not
+saved, the client is not found — and what to look at for each. Every check here answers one of
+those questions with ✅ / ⚠️ / ❌ and a one-line fix. Checks that need Green API fail on their own
+when it cannot be reached; the others still run.
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from clients import phones
+from clients.models import Client
+from crm.health import database_problem
+from whatsapp.greenapi import GreenAPI, GreenAPIError, expected_webhook_url, instance_problems
+from whatsapp.models import Notification
+from whatsapp.stats import iso
+
+OK, WARN, FAIL = "ok", "warning", "failed"
+ICONS = {OK: "✅", WARN: "⚠️", FAIL: "❌"}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_database() -> Check:
+    problem = database_problem()
+    if problem is None:
+        return Check("database", OK, "reachable, every migration applied")
+    reason, missing = problem
+    if missing:
+        return Check("database", FAIL, reason + ": " + ", ".join(missing[:5]), "manage.py migrate")
+    return Check("database", FAIL, reason, "start PostgreSQL or fix DATABASE_URL")
+
+
+def check_webhook_token() -> Check:
+    if settings.GREEN_API_WEBHOOK_TOKEN:
+        return Check("webhook token", OK, "GREEN_API_WEBHOOK_TOKEN is set")
+    return Check(
+        "webhook token",
+        WARN,
+        "GREEN_API_WEBHOOK_TOKEN is not set: anyone can post to the webhook",
+        "set GREEN_API_WEBHOOK_TOKEN, then manage.py greenapi_configure --webhook-url <url>",
+    )
+
+
+def check_green_api() -> list[Check]:
+    """Reachable and authorized (getStateInstance); posting to us what we need (getSettings)."""
+    try:
+        api = GreenAPI.from_settings()
+        state = api.get_state_instance()
+    except GreenAPIError as error:
+        return [
+            Check("Green API", FAIL, str(error), "check GREEN_API_URL, GREEN_API_ID_INSTANCE, GREEN_API_TOKEN"),
+            Check("Green API webhook settings", FAIL, "not checked: Green API could not be asked"),
+        ]
+    first = (
+        Check("Green API", OK, f"instance {api.id_instance} is authorized")
+        if state == "authorized"
+        else Check(
+            "Green API",
+            FAIL,
+            f"instance {api.id_instance} is {state or 'in an unknown state'}",
+            "scan the QR code in Green API's console",
+        )
+    )
+    try:
+        instance_settings = api.get_settings()
+    except GreenAPIError as error:
+        return [first, Check("Green API webhook settings", FAIL, str(error))]
+    url = expected_webhook_url()
+    problems = [p for p in instance_problems(state="authorized", instance_settings=instance_settings, webhook_url=url)]
+    actual = instance_settings.get("webhookUrl") or "(empty)"
+    if problems:
+        second = Check(
+            "Green API webhook settings",
+            FAIL,
+            "; ".join(p.what for p in problems),
+            problems[0].fix,
+            {"webhookUrl": actual, "problems": [asdict(p) for p in problems]},
+        )
+    elif not url:
+        second = Check(
+            "Green API webhook settings",
+            WARN,
+            f"posts to {actual}; set PUBLIC_URL so the doctor can tell whether that is us",
+            "set PUBLIC_URL=https://<your-domain>",
+        )
+    else:
+        second = Check("Green API webhook settings", OK, f"posts to {actual} with the notifications the CRM needs")
+    return [first, second]
+
+
+def check_last_notification(*, quiet_hours: int) -> Check:
+    last = Notification.objects.order_by("-received_at").only("received_at", "type_webhook", "id_message").first()
+    if last is None:
+        return Check(
+            "last notification",
+            FAIL,
+            "no notification has ever arrived",
+            "the server must be reachable from the internet (ngrok for local development) and Green API's "
+            "webhook URL must be ours: manage.py greenapi_status",
+        )
+    age = timezone.now() - last.received_at
+    detail = f"{iso(last.received_at)} ({_ago(age)} ago), {last.type_webhook or 'unknown kind'} {last.id_message}"
+    data = {"at": iso(last.received_at), "type": last.type_webhook, "idMessage": last.id_message}
+    if age > timedelta(hours=quiet_hours):
+        return Check(
+            "last notification",
+            WARN,
+            detail + f": nothing for over {quiet_hours} h",
+            "check the webhook URL and the instance state: manage.py greenapi_status",
+            data,
+        )
+    return Check("last notification", OK, detail, data=data)
+
+
+def check_failed_notifications() -> Check:
+    failed = Notification.objects.filter(outcome=Notification.Outcome.FAILED)
+    count = failed.count()
+    waiting = Notification.objects.filter(outcome=Notification.Outcome.WAITING).count()
+    if not count:
+        detail = "none failed" + (f"; {waiting} status(es) waiting for their message" if waiting else "")
+        return Check(
+            "failed notifications",
+            WARN if waiting else OK,
+            detail,
+            "manage.py replay_notifications --include-waiting" if waiting else "",
+        )
+    latest = failed.order_by("-received_at").first()
+    return Check(
+        "failed notifications",
+        FAIL,
+        f"{count} failed; latest {iso(latest.received_at)} {latest.type_webhook} {latest.id_message}: {latest.detail}",
+        "fix the cause, then: manage.py replay_notifications",
+        {"count": count, "waiting": waiting, "latestError": latest.detail},
+    )
+
+
+def check_client_numbers() -> Check:
+    """Clients the webhook would not find: a whatsapp_id written in another form, or twins."""
+    rows = list(Client.objects.exclude(whatsapp_id=None).values_list("id", "name", "whatsapp_id").iterator())
+    ids = {whatsapp_id: (pk, name) for pk, name, whatsapp_id in rows}
+    odd, twins = [], []
+    for pk, name, whatsapp_id in rows:
+        normal = phones.to_whatsapp_id(whatsapp_id)
+        if normal != whatsapp_id:
+            odd.append(f"{name or pk} ({whatsapp_id} → {normal or 'not a phone number'})")
+        for part in phones.contained_parts(whatsapp_id):
+            if part in ids:
+                twins.append(f"{name or pk} ({whatsapp_id}) and {ids[part][1] or ids[part][0]} ({part})")
+        if normal and normal != whatsapp_id and normal in ids:
+            twins.append(f"{name or pk} ({whatsapp_id}) and {ids[normal][1] or ids[normal][0]} ({normal})")
+    if not odd and not twins:
+        return Check("client numbers", OK, f"{len(rows)} clients, every WhatsApp id a normalised phone, no twins")
+    parts = []
+    if odd:
+        parts.append(f"{len(odd)} not normalised: " + "; ".join(odd[:5]))
+    if twins:
+        parts.append(f"{len(twins)} look like twins: " + "; ".join(twins[:5]))
+    return Check(
+        "client numbers",
+        WARN,
+        " | ".join(parts),
+        "open the client in the admin and save its number (it is normalised on save); merge twins with the "
+        "admin's 'Merge' action",
+        {"notNormalised": odd, "twins": twins},
+    )
+
+
+def diagnose(*, quiet_hours: int = 24) -> list[Check]:
+    database = check_database()
+    checks = [database, check_webhook_token(), *check_green_api()]
+    if database.status == FAIL:
+        return [*checks, Check("stored data", FAIL, "not checked: the database is not usable")]
+    steps: list[Callable[[], Check]] = [
+        lambda: check_last_notification(quiet_hours=quiet_hours),
+        check_failed_notifications,
+        check_client_numbers,
+    ]
+    for step in steps:
+        try:
+            checks.append(step())
+        except DatabaseError as error:
+            checks.append(Check(step.__name__, FAIL, f"database error: {error}"))
+    return checks
+
+
+def _ago(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
