@@ -128,13 +128,7 @@ class FakeGreenAPI:
         """The outgoingAPIMessageReceived Green API posts for a message we sent."""
         return {
             "typeWebhook": "outgoingAPIMessageReceived",
-            "instanceData": {
-                "idInstance": int(self.id_instance),
-                "wid": self.settings["wid"],
-                "typeInstance": "whatsapp",
-            },
-            "timestamp": int(time.time()),
-            "idMessage": sent["idMessage"],
+            **self._envelope(sent),
             "senderData": {"chatId": sent["chatId"], "sender": self.settings["wid"], "senderName": "Shop"},
             "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": sent["message"]}},
         }
@@ -143,6 +137,13 @@ class FakeGreenAPI:
         return {
             "typeWebhook": "outgoingMessageStatus",
             "chatId": sent["chatId"],
+            **self._envelope(sent),
+            "status": status,
+            "sendByApi": True,
+        }
+
+    def _envelope(self, sent: dict) -> dict:
+        return {
             "instanceData": {
                 "idInstance": int(self.id_instance),
                 "wid": self.settings["wid"],
@@ -150,6 +151,4 @@ class FakeGreenAPI:
             },
             "timestamp": int(time.time()),
             "idMessage": sent["idMessage"],
-            "status": status,
-            "sendByApi": True,
         }

@@ -55,30 +55,20 @@ def test_readyz_is_503_when_the_database_is_down(client) -> None:
     assert answer.json()["reason"].startswith("database")
 
 
+def check_deploy(env: dict) -> subprocess.CompletedProcess:
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_check_deploy_is_clean_with_production_settings() -> None:
-    env = {**os.environ, **PRODUCTION}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = check_deploy({**os.environ, **PRODUCTION})
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_check_deploy_fails_with_the_development_key() -> None:
     env = {**os.environ, **PRODUCTION}
     del env["SECRET_KEY"]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = check_deploy(env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stdout + result.stderr
 

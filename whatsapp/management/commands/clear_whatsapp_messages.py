@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from whatsapp.services import messages_clear, messages_count
+from whatsapp.cleanup import messages_clear, messages_count
 
 
 class Command(BaseCommand):
