@@ -1,23 +1,225 @@
-from django.contrib import admin
+"""Clients in the admin: the list staff start from, and each client's page as the conversation."""
 
+from datetime import datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+
+from clients import phones
 from clients.models import Client
+from clients.services import client_merge
+from crm.csv_export import csv_response
+from whatsapp.models import Message
+
+THREAD_SIZE = 50
+
+
+class ClientForm(forms.ModelForm):
+    class Meta:
+        model = Client
+        fields = ["name", "phone", "whatsapp_id", "whatsapp_lid"]
+
+    def validate_unique(self) -> None:
+        """A number typed in another form is the same number: name the client who already has it."""
+        whatsapp_id = self.instance.whatsapp_id
+        if whatsapp_id:
+            twin = Client.objects.filter(whatsapp_id=whatsapp_id).exclude(pk=self.instance.pk).first()
+            if twin is not None:
+                url = reverse("admin:clients_client_change", args=[twin.pk])
+                self.add_error(
+                    "whatsapp_id" if "whatsapp_id" in self.changed_data else "phone",
+                    ValidationError(
+                        format_html(
+                            '<a href="{}">{}</a> already has the WhatsApp number {}.',
+                            url,
+                            twin,
+                            phones.display(whatsapp_id),
+                        )
+                    ),
+                )
+                return
+        super().validate_unique()
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "phone_display", "whatsapp_id", "created_at"]
+    form = ClientForm
+    change_form_template = "admin/clients/client/change_form.html"
+    list_display = ["name_or_number", "phone_display", "message_count", "last_message_at", "last_message"]
     search_fields = ["name", "phone", "whatsapp_id", "whatsapp_lid"]
-    readonly_fields = ["id", "whatsapp_lid", "created_at", "updated_at"]
-    fields = [
-        "id",
-        "name",
-        "phone",
-        "whatsapp_id",
-        "whatsapp_lid",
-        "created_at",
-        "updated_at",
-    ]
+    search_help_text = (
+        "A name, a number written any way (+7 999 123-45-67, 8 (999) 123-45-67, 9991234567), or message text."
+    )
+    readonly_fields = ["created_at", "updated_at"]
+    fields = ["name", "phone", "whatsapp_id", "whatsapp_lid", "created_at", "updated_at"]
+    actions = ["export_csv", "merge"]
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
+        latest = Message.objects.filter(client=OuterRef("pk")).order_by("-created_at")
+        # Not super(): it would order by get_ordering() before these annotations exist.
+        return (
+            self.model._default_manager.get_queryset()
+            .annotate(
+                n_messages=Count("messages"),
+                last_at=Subquery(latest.values("created_at")[:1]),
+                last_text=Subquery(latest.values("content")[:1]),
+            )
+            .order_by("-last_at", "-created_at")
+        )
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        # Latest activity first: staff answer whoever wrote last. (NULLs — never wrote — last.)
+        return ["-last_at", "-created_at"]
+
+    @admin.display(description="client", ordering="name")
+    def name_or_number(self, obj: Client) -> str:
+        return obj.name or obj.phone_display or obj.whatsapp_lid or "—"
 
     @admin.display(description="phone")
     def phone_display(self, obj: Client) -> str:
         return obj.phone_display
+
+    @admin.display(description="messages", ordering="n_messages")
+    def message_count(self, obj: Client) -> int:
+        return obj.n_messages
+
+    @admin.display(description="last message", ordering="last_at")
+    def last_message_at(self, obj: Client) -> datetime | None:
+        return obj.last_at
+
+    @admin.display(description="preview")
+    def last_message(self, obj: Client) -> str:
+        text = obj.last_text or ""
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Client], search_term: str
+    ) -> tuple[QuerySet[Client], bool]:
+        """Names and numbers as Django searches them, plus: the number read as a phone however it is
+        written, the digits contained in a stored number, and the text of the client's messages."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if not term:
+            return found, duplicates
+        extra = Q(Exists(Message.objects.filter(client=OuterRef("pk"), content__icontains=term)))
+        whatsapp_id = phones.to_whatsapp_id(term)
+        if whatsapp_id:
+            extra |= Q(whatsapp_id=whatsapp_id)
+        digits = phones.digits_only(term)
+        if len(digits) >= phones.MIN_CONTAINED_DIGITS:
+            extra |= Q(whatsapp_id__contains=digits)
+        return found | queryset.filter(extra), duplicates
+
+    # -----------------------------------------------------------------------------------------
+    # The conversation on the client's page, and the reply box.
+
+    def get_urls(self) -> list:
+        return [
+            path("<path:object_id>/send/", self.admin_site.admin_view(self.send_view), name="clients_client_send"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        client = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if client is not None:
+            context.update(self._thread(client, request.GET.get("before")))
+        return super().change_view(request, object_id, form_url, context)
+
+    def _thread(self, client: Client, before: str | None) -> dict:
+        """The latest THREAD_SIZE messages (before a time, to page back), oldest first."""
+        queryset = client.messages.all().order_by("-created_at")
+        moment = parse_datetime(before) if before else None
+        if moment:
+            queryset = queryset.filter(created_at__lt=moment)
+        page = list(queryset[: THREAD_SIZE + 1])
+        older = page[THREAD_SIZE - 1].created_at.isoformat() if len(page) > THREAD_SIZE else None
+        thread = list(reversed(page[:THREAD_SIZE]))
+        quoted_ids = {m.quoted_external_id for m in thread if m.quoted_external_id}
+        quoted = {
+            m.external_id: m.content
+            for m in Message.objects.filter(client=client, external_id__in=quoted_ids).only("external_id", "content")
+        }
+        for message in thread:
+            message.quoted_text = quoted.get(message.quoted_external_id, "")
+        return {"thread": thread, "thread_older": older, "thread_before": before or ""}
+
+    def send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from whatsapp.greenapi import GreenAPIError
+        from whatsapp.outbound import message_send
+
+        client = get_object_or_404(Client, pk=object_id)
+        change_url = reverse("admin:clients_client_change", args=[client.pk])
+        if request.method != "POST" or not self.has_change_permission(request, client):
+            return HttpResponseRedirect(change_url)
+        try:
+            message = message_send(client=client, text=request.POST.get("text", ""))
+        except ValueError as error:
+            messages.error(request, str(error))
+        except GreenAPIError as error:
+            messages.error(request, f"Not sent: {error}")
+        else:
+            messages.success(request, f"Sent to {client} ({message.get_status_display()}).")
+        return HttpResponseRedirect(change_url + "#reply")
+
+    # -----------------------------------------------------------------------------------------
+    # Actions.
+
+    @admin.action(description="Export selected clients as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
+        header = ["id", "name", "phone", "whatsapp_id", "whatsapp_lid", "messages", "last_message_at", "created_at"]
+        rows = (
+            [
+                c.pk,
+                c.name,
+                c.phone_display,
+                c.whatsapp_id or "",
+                c.whatsapp_lid or "",
+                c.n_messages,
+                c.last_at,
+                c.created_at,
+            ]
+            for c in queryset.iterator(chunk_size=2000)
+        )
+        return csv_response("clients.csv", header, rows)
+
+    @admin.action(description="Merge selected clients (the same person)")
+    def merge(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
+        # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
+        clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.n_messages, c.created_at))
+        if len(clients) < 2:
+            self.message_user(request, "Select at least two clients to merge.", messages.WARNING)
+            return None
+        if request.POST.get("keep"):
+            keep = next((c for c in clients if str(c.pk) == request.POST["keep"]), None)
+            if keep is None:
+                self.message_user(request, "Choose one of the selected clients to keep.", messages.ERROR)
+                return None
+            others = [c for c in clients if c.pk != keep.pk]
+            with transaction.atomic():
+                moved = client_merge(keep=keep, others=others)
+            self.message_user(request, f"Merged {len(others)} client(s) into {keep}: {moved} message(s) moved.")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/clients/client/merge.html",
+            {
+                **self.admin_site.each_context(request),
+                "clients": clients,
+                "title": "Merge clients",
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )

@@ -71,3 +71,27 @@ def client_link_lid(*, client: Client, lid: str) -> bool:
     if client.whatsapp_lid or Client.objects.filter(whatsapp_lid=lid).exists():
         return False
     return Client.objects.filter(pk=client.pk, whatsapp_lid__isnull=True).update(whatsapp_lid=lid) == 1
+
+
+def client_merge(*, keep: Client, others: list[Client]) -> int:
+    """Make `others` one client with `keep`: every message moves, empty details are filled, the
+    others are deleted. Returns how many messages moved. Run it in a transaction."""
+    from whatsapp.models import Message
+
+    others = [c for c in others if c.pk != keep.pk]
+    moved = Message.objects.filter(client__in=others).update(client=keep)
+    taken = {
+        "name": next((c.name for c in others if c.name), ""),
+        "phone": next((c.phone for c in others if c.phone), ""),
+        "whatsapp_id": next((c.whatsapp_id for c in others if c.whatsapp_id), None),
+        "whatsapp_lid": next((c.whatsapp_lid for c in others if c.whatsapp_lid), None),
+    }
+    # The unique numbers leave the twins before the kept client takes them.
+    Client.objects.filter(pk__in=[c.pk for c in others]).delete()
+    changed = [field for field, value in taken.items() if value and not getattr(keep, field)]
+    for field in changed:
+        setattr(keep, field, taken[field])
+    if changed:
+        keep.save(update_fields=[*changed, "updated_at"])
+    step(logger, "Merged %s client(s) into %s: %s message(s) moved", len(others), keep.pk, moved)
+    return moved

@@ -1,45 +1,36 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
+from crm.csv_export import csv_response
 from whatsapp.models import Instance, Message, Notification
 
-PROVIDER_FIELDS = [
-    "external_id",
-    "instance_id",
-    "chat_id",
-    "chat_name",
-    "sender_name",
-    "sent_at",
-    "notification",
-]
+PROVIDER_FIELDS = ["external_id", "instance_id", "chat_id", "chat_name", "sender_name", "sent_at", "notification"]
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "client",
-        "direction",
-        "type_message",
-        "status",
-        "preview",
-    ]
-    list_filter = ["direction", "status", "channel", "type_message", "created_at"]
+    list_display = ["created_at", "client_link", "direction", "type_message", "status", "preview"]
+    list_filter = ["direction", "status", "type_message", "channel", "created_at"]
     list_select_related = ["client"]
     search_fields = ["content", "client__name", "client__whatsapp_id", "external_id"]
     date_hierarchy = "created_at"
     raw_id_fields = ["client"]
-    readonly_fields = [
-        *PROVIDER_FIELDS,
-        "id",
-        "created_at",
-        "updated_at",
-        "notification_body",
-    ]
+    readonly_fields = [*PROVIDER_FIELDS, "id", "created_at", "updated_at", "notification_body"]
+    actions = ["export_csv"]
+    list_per_page = 100
+
+    @admin.display(description="client", ordering="client__name")
+    def client_link(self, obj: Message) -> str:
+        url = reverse("admin:clients_client_change", args=[obj.client_id])
+        return format_html('<a href="{}#thread">{}</a>', url, obj.client)
 
     @admin.display(description="text")
     def preview(self, obj: Message) -> str:
-        return (obj.content or "")[:80]
+        text = obj.content or ""
+        return text if len(text) <= 80 else text[:79] + "…"
 
     @admin.display(description="notification as received")
     def notification_body(self, obj: Message) -> str:
@@ -47,18 +38,41 @@ class MessageAdmin(admin.ModelAdmin):
             return "—"
         return format_html("<pre>{}</pre>", obj.notification.body_pretty)
 
+    @admin.action(description="Export selected messages as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
+        header = [
+            "id",
+            "client",
+            "client_whatsapp_id",
+            "direction",
+            "type",
+            "status",
+            "content",
+            "media_url",
+            "external_id",
+            "created_at",
+        ]
+        rows = (
+            [
+                m.pk,
+                m.client.name,
+                m.client.whatsapp_id or "",
+                m.direction,
+                m.type_message,
+                m.status,
+                m.content,
+                m.media_url,
+                m.external_id or "",
+                m.created_at,
+            ]
+            for m in queryset.select_related("client").iterator(chunk_size=2000)
+        )
+        return csv_response("messages.csv", header, rows)
+
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = [
-        "received_at",
-        "type_webhook",
-        "id_message",
-        "instance_id",
-        "outcome",
-        "deliveries",
-        "detail",
-    ]
+    list_display = ["received_at", "type_webhook", "id_message", "instance_id", "outcome", "deliveries", "detail"]
     list_filter = ["outcome", "type_webhook", "received_at"]
     search_fields = ["id_message", "detail"]
     date_hierarchy = "received_at"
@@ -69,21 +83,14 @@ class NotificationAdmin(admin.ModelAdmin):
     def body_formatted(self, obj: Notification) -> str:
         return format_html("<pre>{}</pre>", obj.body_pretty)
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
-    list_display = [
-        "id_instance",
-        "wid",
-        "state",
-        "state_changed_at",
-        "socket_status",
-        "updated_at",
-    ]
+    list_display = ["id_instance", "wid", "state", "state_changed_at", "socket_status", "updated_at"]
     readonly_fields = [f.name for f in Instance._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from clients.models import Client
@@ -110,4 +110,31 @@ def stats(*, limit: int) -> dict:
         "instanceState": known[0]["state"] if len(known) == 1 else None,
         "instances": known,
         "failedNotificationsLast24h": failed_notifications_since(timezone.now() - timedelta(hours=24)),
+    }
+
+
+def dashboard() -> dict:
+    """The admin's index page: today and the last 7 days by direction, and the state of things."""
+    now = timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    week_ago = now - timedelta(days=7)
+    rows = (
+        Message.objects.filter(channel="whatsapp", created_at__gte=week_ago)
+        .values("direction")
+        .annotate(week=Count("id"), today=Count("id", filter=Q(created_at__gte=midnight)))
+        .order_by()
+    )
+    by_direction = {d: {"today": 0, "week": 0} for d in Message.Direction.values}
+    for row in rows:
+        by_direction[row["direction"]] = {"today": row["today"], "week": row["week"]}
+    last = last_notification()
+    return {
+        "messages": by_direction,
+        "today_since": midnight.date().isoformat(),
+        "week_since": week_ago.date().isoformat(),
+        "clients_with_whatsapp": clients_with_whatsapp(),
+        "last_notification": last,
+        "instances": Instance.objects.all()[:5],
+        "failed_24h": failed_notifications_since(now - timedelta(hours=24)),
+        "failed_since": (now - timedelta(hours=24)).date().isoformat(),
     }

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from whatsapp.stats import dashboard
+
+
+class CRMAdminSite(admin.AdminSite):
+    site_header = "WhatsApp CRM"
+    site_title = "WhatsApp CRM"
+    index_title = "Today"
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        """The numbers staff look for first, above the usual list of models."""
+        return super().index(request, {"dashboard": dashboard(), **(extra_context or {})})

@@ -1,0 +1,5 @@
+from django.contrib.admin.apps import AdminConfig
+
+
+class CRMAdminConfig(AdminConfig):
+    default_site = "crm.admin.CRMAdminSite"
