@@ -126,6 +126,9 @@ class ClientAdmin(admin.ModelAdmin):
     def get_urls(self) -> list:
         return [
             path("<path:object_id>/send/", self.admin_site.admin_view(self.send_view), name="clients_client_send"),
+            path(
+                "<path:object_id>/export/", self.admin_site.admin_view(self.export_view), name="clients_client_export"
+            ),
             *super().get_urls(),
         ]
 
@@ -173,6 +176,15 @@ class ClientAdmin(admin.ModelAdmin):
         else:
             messages.success(request, f"Sent to {client} ({message.get_status_display()}).")
         return HttpResponseRedirect(change_url + "#reply")
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The whole conversation as CSV, streamed however long it is."""
+        from whatsapp.admin import messages_csv
+
+        client = get_object_or_404(Client, pk=object_id)
+        if not self.has_view_permission(request, client):
+            return HttpResponseRedirect(reverse("admin:index"))
+        return messages_csv(client.messages.all(), f"conversation-{client.whatsapp_id or client.pk}.csv")
 
     # -----------------------------------------------------------------------------------------
     # Actions.

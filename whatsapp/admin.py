@@ -70,6 +70,37 @@ class MessageAdmin(admin.ModelAdmin):
         return csv_response("messages.csv", header, rows)
 
 
+def messages_csv(queryset: QuerySet[Message], filename: str) -> HttpResponse:
+    header = [
+        "id",
+        "client",
+        "client_whatsapp_id",
+        "direction",
+        "type",
+        "status",
+        "content",
+        "media_url",
+        "external_id",
+        "created_at",
+    ]
+    rows = (
+        [
+            m.pk,
+            m.client.name,
+            m.client.whatsapp_id or "",
+            m.direction,
+            m.type_message,
+            m.status,
+            m.content,
+            m.media_url,
+            m.external_id or "",
+            m.created_at,
+        ]
+        for m in queryset.select_related("client").order_by("created_at").iterator(chunk_size=2000)
+    )
+    return csv_response(filename, header, rows)
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["received_at", "type_webhook", "id_message", "instance_id", "outcome", "deliveries", "detail"]

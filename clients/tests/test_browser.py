@@ -1,0 +1,148 @@
+"""A member of staff in a real browser (headless Chromium): find a client by a number written another
+way, read the conversation, reply through (a local) Green API, export CSV. Screenshots of the run go
+to docs/screenshots/."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from clients.models import Client
+from whatsapp.models import Message
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes between
+    # its steps are ordinary synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    User.objects.create_superuser(email="staff@example.com", password="a-long-staff-password")
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "staff@example.com")
+    page.fill("#id_password", "a-long-staff-password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#dashboard")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def anna() -> Client:
+    anna = Client.objects.create(name="Анна Смирнова", phone="+7 999 123-45-67", whatsapp_id="79991234567")
+    now = timezone.now()
+    for i, (direction, status, text) in enumerate(
+        [
+            ("inbound", "received", "Здравствуйте! Хочу заказать доставку на завтра 🚚"),
+            ("outbound", "read", "Добрый день! Доставим завтра с 10 до 14, стоимость 1500 ₽"),
+            ("inbound", "received", "Отлично, жду 👍"),
+        ]
+    ):
+        Message.objects.create(
+            client=anna,
+            direction=direction,
+            status=status,
+            content=text,
+            external_id=f"BROWSER{i:013d}",
+            created_at=now - timedelta(minutes=30 - i),
+        )
+    Client.objects.create(name="João Silva", whatsapp_id="5511987654321")
+    return anna
+
+
+def test_staff_find_read_answer_and_export(page, live_server, anna, fake_greenapi) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "index.png"), full_page=True)
+
+    page.click("#content-main a[href='/admin/clients/client/']")
+    page.fill("#searchbar", "8 (999) 123-45-67")
+    page.press("#searchbar", "Enter")
+    page.wait_for_selector("#result_list")
+    assert page.locator("#result_list tbody tr").count() == 1
+    assert "João" not in page.inner_text("#result_list")
+    page.screenshot(path=str(SHOTS / "client-search.png"), full_page=True)
+
+    page.click("#result_list tbody tr th a")
+    page.wait_for_selector("#thread")
+    bubbles = page.locator("#thread .bubble")
+    assert bubbles.count() == 3
+    assert "Хочу заказать доставку" in bubbles.nth(0).inner_text()
+    assert "✓✓" in bubbles.nth(1).inner_text()
+
+    page.fill("#reply textarea[name=text]", "Курьер выехал, будет через час 🚚")
+    page.click("#reply input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert "Sent to Анна Смирнова" in page.inner_text(".messagelist")
+    last = page.locator("#thread .bubble").last
+    assert "Курьер выехал" in last.inner_text()
+    assert "✓" in last.inner_text()
+    assert fake_greenapi.sent[0] == {
+        "chatId": "79991234567@c.us",
+        "message": "Курьер выехал, будет через час 🚚",
+        "idMessage": Message.objects.get(content__startswith="Курьер").external_id,
+    }
+    page.locator("#reply").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "conversation.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/admin/clients/client/")
+    page.check(f"input[name=_selected_action][value='{anna.pk}']")
+    page.select_option("select[name=action]", "export_csv")
+    with page.expect_download() as download_info:
+        page.click("button[name=index]")
+    content = Path(download_info.value.path()).read_bytes()
+    assert content.startswith("\ufeff".encode())
+    assert "Анна Смирнова" in content.decode("utf-8-sig")
+
+    page.goto(f"{live_server.url}/admin/clients/client/{anna.pk}/change/")
+    with page.expect_download() as download_info:
+        page.click("#export-conversation")
+    conversation = Path(download_info.value.path()).read_bytes().decode("utf-8-sig")
+    assert conversation.index("Хочу заказать доставку") < conversation.index("Отлично, жду 👍")
+    assert "Курьер выехал" in conversation
+
+
+def test_a_refused_reply_is_shown_with_its_reason(page, live_server, anna, fake_greenapi) -> None:
+    fake_greenapi.fail_with = 466
+    page.goto(f"{live_server.url}/admin/clients/client/{anna.pk}/change/")
+    page.fill("#reply textarea[name=text]", "Ещё раз")
+    page.click("#reply input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert "quota is used up" in page.inner_text(".messagelist")
+    assert "✗ Failed" in page.locator("#thread .bubble").last.inner_text()
