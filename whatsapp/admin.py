@@ -34,9 +34,10 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="notification as received")
     def notification_body(self, obj: Message) -> str:
-        if obj.notification is None:
+        notification = Notification.objects.filter(pk=obj.notification_id).first()
+        if notification is None:
             return "—"
-        return format_html("<pre>{}</pre>", obj.notification.body_pretty)
+        return format_html("<pre>{}</pre>", notification.body_pretty)
 
     @admin.action(description="Export selected messages as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
@@ -114,7 +115,11 @@ class NotificationAdmin(admin.ModelAdmin):
     def body_formatted(self, obj: Notification) -> str:
         return format_html("<pre>{}</pre>", obj.body_pretty)
 
+    # The record of what Green API sent: staff read it, nobody edits or deletes it.
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return False
 
 

@@ -1,27 +1,31 @@
-"""The webhook's common case in one SQL statement (PostgreSQL).
+"""The webhook's two common cases, each in one SQL statement (PostgreSQL).
 
-Most notifications are a known client writing to us: keep the notification, find the client by the
-exact whatsapp_id, store the message. Done step by step that is five round trips (BEGIN, three
-statements, COMMIT) and the ORM around each; here it is one data-modifying CTE in autocommit, which
-is atomic and durable on its own. It measured 2x the webhook's throughput (bench/RESULTS.md).
+Most notifications are a known client writing to us, or a status of a message we sent. Done step by
+step that is five round trips (BEGIN, three statements, COMMIT) and the ORM around each; here each
+is one data-modifying CTE in autocommit, atomic and durable on its own (bench/RESULTS.md measures
+what it bought).
 
 It only ever takes the case it is sure of. Anything else — a new number, a duplicate, an edit or
-reaction, an outgoing message, any error — returns None and goes the general way
-(`services.notification_receive`), which decides it exactly as if this module did not exist. The
-rows it writes are built by the same `message_from` the general way uses, and the test suite posts
-every payload both ways and compares the rows.
+reaction, an outgoing message, a status that is not ahead or whose message is not here, any
+error — returns None and goes the general way (`services.notification_receive`), which decides it
+exactly as if this module did not exist. Messages are built by the same `message_from` the general
+way uses, and the test suite posts every payload both ways and compares the rows.
 """
 
+from collections.abc import Callable
 from contextlib import nullcontext
+from functools import cache
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from clients.services import log_finding, log_found
 from crm.db import db_values
 from whatsapp.models import Message, Notification
-from whatsapp.notifications import MessageNotification
+from whatsapp.notifications import MessageNotification, StatusNotification
 
+# In this order in every statement's parameters (see _notification_values).
 _NOTIFICATION_FIELDS = [
     Notification._meta.get_field(name)
     for name in ("received_at", "type_webhook", "instance_id", "id_message", "dedupe_key", "body", "processed_at")
@@ -30,12 +34,14 @@ _NOTIFICATION_FIELDS = [
 _MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if f.name not in ("client", "notification")]
 
 
-def _sql() -> str:
-    qn = connection.ops.quote_name
-    n_columns = ", ".join(qn(f.column) for f in _NOTIFICATION_FIELDS)
-    m_columns = ", ".join(qn(f.column) for f in _MESSAGE_FIELDS)
-    n_values = ", ".join(["%s"] * len(_NOTIFICATION_FIELDS))
-    m_values = ", ".join(["%s"] * len(_MESSAGE_FIELDS))
+def _columns(fields: list) -> tuple[str, str]:
+    return ", ".join(connection.ops.quote_name(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+
+
+@cache
+def _message_sql() -> str:
+    n_columns, n_values = _columns(_NOTIFICATION_FIELDS)
+    m_columns, m_values = _columns(_MESSAGE_FIELDS)
     return f"""
 WITH client AS (
     SELECT id, name FROM clients WHERE whatsapp_id = %s
@@ -54,52 +60,68 @@ SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM me
 """
 
 
-_SQL: str | None = None
+@cache
+def _status_sql() -> str:
+    # The target row is locked first; a concurrent status for the same message waits, then sees the
+    # row as that one left it, and drops out (to the general way) when it is no longer ahead.
+    n_columns, n_values = _columns(_NOTIFICATION_FIELDS)
+    return f"""
+WITH target AS (
+    SELECT id FROM messages
+    WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s AND status = ANY(%s)
+    FOR UPDATE
+), notification AS (
+    INSERT INTO whatsapp_notifications ({n_columns}, deliveries, outcome, detail)
+    SELECT {n_values}, 1, 'processed', '' WHERE EXISTS (SELECT FROM target)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+), changed AS (
+    UPDATE messages SET status = %s, status_description = %s, updated_at = %s
+    WHERE id IN (SELECT id FROM target) AND EXISTS (SELECT FROM notification)
+    RETURNING id
+)
+SELECT (SELECT id FROM notification), (SELECT count(*) FROM changed)
+"""
 
 
-def applies(parsed: MessageNotification) -> bool:
+def store(parsed: object, *, raw: bytes, key: str) -> int | None:
+    """Keep and apply the notification in one statement; its id, or None for the general way."""
+    if not settings.WEBHOOK_FAST_PATH or connection.vendor != "postgresql":
+        return None
+    if isinstance(parsed, MessageNotification) and _message_applies(parsed):
+        return _message_store(parsed, raw=raw, key=key)
+    if isinstance(parsed, StatusNotification) and _status_applies(parsed):
+        return _status_store(parsed, raw=raw, key=key)
+    return None
+
+
+def _message_applies(parsed: MessageNotification) -> bool:
     return (
-        settings.WEBHOOK_FAST_PATH
-        and connection.vendor == "postgresql"
-        and parsed.envelope.type_webhook == "incomingMessageReceived"
+        parsed.envelope.type_webhook == "incomingMessageReceived"
         and not parsed.content.target_id
         and parsed.person is not None
         and parsed.person.kind == "phone"
     )
 
 
-def message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> tuple[int, str] | None:
-    """Store notification and message in one statement; None when the general way must decide.
+def _status_applies(parsed: StatusNotification) -> bool:
+    # A `@lid` chat id may reveal who a lid is: the general way links it.
+    return parsed.status in Message.STATUS_RANK and (parsed.chat is None or parsed.chat.kind != "lid")
 
-    Returns (notification id, detail) when both were committed.
-    """
-    global _SQL  # built once, after the app registry is ready
-    if _SQL is None:
-        _SQL = _sql()
+
+def _notification_values(parsed: MessageNotification | StatusNotification, raw: bytes, key: str) -> list:
+    now = timezone.now()
+    env = parsed.envelope
+    return [now, env.type_webhook, env.instance_id, env.id_message, key, raw.decode("utf-8"), now]
+
+
+def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> int | None:
     from whatsapp.services import log_extracted, log_processed, message_from
 
     person = parsed.person
-    notification = Notification(
-        type_webhook=parsed.envelope.type_webhook,
-        instance_id=parsed.envelope.instance_id,
-        id_message=parsed.envelope.id_message,
-        dedupe_key=key,
-        body=raw.decode("utf-8"),
-    )
-    notification.processed_at = notification.received_at
     message = message_from(parsed, client_id=None, notification_id=None)
-    params = [person.value, *db_values(notification, _NOTIFICATION_FIELDS), *db_values(message, _MESSAGE_FIELDS)]
-    # In autocommit the statement is its own transaction. Inside someone else's transaction (tests
-    # wrap each in one) a savepoint keeps a failure here from aborting theirs.
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    try:
-        with guard, connection.cursor() as cursor:
-            cursor.execute(_SQL, params)
-            row = cursor.fetchone()
-    except (OperationalError, InterfaceError):
-        raise  # the database is unavailable: the view answers 503
-    except DatabaseError:
-        return None  # the general way meets the same error and keeps the notification as failed
+    params = [person.value, *_notification_values(parsed, raw, key), *db_values(message, _MESSAGE_FIELDS)]
+    row = _execute(_message_sql(), params)
     if row is None or row[2] is None:
         return None  # a new client, or a repeated notification: the general way decides
     client_id, name, notification_id, message_id = row
@@ -111,6 +133,37 @@ def message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> tuple
         # the real one, say): this one is kept, and says so.
         detail = f"message {parsed.envelope.id_message} was already stored"
         Notification.objects.filter(pk=notification_id).update(detail=detail)
-        return notification_id, detail
+        return notification_id
     log_processed(parsed, client_id=client_id, who=person.value)
-    return notification_id, ""
+    return notification_id
+
+
+def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> int | None:
+    rank = Message.STATUS_RANK
+    behind = [status for status, r in rank.items() if r < rank[parsed.status]]
+    env = parsed.envelope
+    params = [
+        env.instance_id,
+        env.id_message,
+        behind,
+        *_notification_values(parsed, raw, key),
+        parsed.status,
+        parsed.description,
+        timezone.now(),
+    ]
+    row = _execute(_status_sql(), params)
+    return row[0] if row is not None and row[0] is not None else None
+
+
+def _execute(sql: str, params: list) -> tuple | None:
+    # In autocommit the statement is its own transaction. Inside someone else's transaction (tests
+    # wrap each in one) a savepoint keeps a failure here from aborting theirs.
+    guard: Callable = transaction.atomic if connection.in_atomic_block else nullcontext
+    try:
+        with guard(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except (OperationalError, InterfaceError):
+        raise  # the database is unavailable: the view answers 503
+    except DatabaseError:
+        return None  # the general way meets the same error and keeps the notification as failed

@@ -108,7 +108,19 @@ class Message(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     reaction = models.CharField(max_length=32, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="WhatsApp's timestamp.")
-    notification = models.ForeignKey(Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Neither an index nor a database constraint: the webhook writes a message and its notification
+    # in one statement, so the reference is right by construction, and each would cost every
+    # incoming message an index entry and a foreign-key check. Notifications are never deleted
+    # (the admin does not offer it); nothing looks messages up by notification.
+    notification = models.ForeignKey(
+        Notification,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -67,10 +67,9 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
     except Malformed as reason:
         logs.log_warning(f"notification {kind or '?'} {envelope_of(body).id_message} ignored: {reason}")
         return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=str(reason), replay=replay)
-    if not replay and isinstance(parsed, MessageNotification) and fast_path.applies(parsed):
-        stored = fast_path.message_store(parsed, raw=raw, key=key)
-        if stored is not None:
-            return Receipt(stored[0], Outcome.PROCESSED, stored[1], duplicate=False)
+    stored = None if replay else fast_path.store(parsed, raw=raw, key=key)
+    if stored is not None:
+        return Receipt(stored, Outcome.PROCESSED, "", duplicate=False)
     try:
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)

@@ -73,3 +73,36 @@ def test_a_failure_on_the_fast_path_is_kept_as_failed(post_webhook, reject_messa
     assert post_webhook(payload("incomingMessageReceived.textMessage.json")).status_code == 200
     assert Notification.objects.get().outcome == "failed"
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["sent", "delivered", "read", "failed", "noAccount", "yellowCard"])
+def test_a_status_is_one_statement_and_lands_as_the_general_path_lands_it(post_webhook, settings, status) -> None:
+    results = []
+    for fast in (False, True):
+        settings.WEBHOOK_FAST_PATH = fast
+        body = payload(f"outgoingMessageStatus.{status}.json")
+        client, _ = Client.objects.get_or_create(whatsapp_id="5511987654321")
+        Message.objects.create(
+            client=client, direction="outbound", status="pending", external_id=body["idMessage"], instance_id=1103123456
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert post_webhook(body).json()["outcome"] == "processed"
+        statements = [q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+        results.append((Message.objects.values("status", "status_description").get(), len(statements)))
+        Message.objects.all().delete()
+        Notification.objects.all().delete()
+    (general, general_queries), (fast, fast_queries) = results
+    assert fast == general
+    assert fast_queries == 1
+    assert general_queries >= 2  # the notification, then the status
+
+
+def test_a_status_that_is_not_ahead_goes_the_general_way_and_is_kept(post_webhook) -> None:
+    client = Client.objects.create(whatsapp_id="5511987654321")
+    Message.objects.create(
+        client=client, direction="outbound", status="read", external_id="BAE5F4886A9C1E21", instance_id=1103123456
+    )
+    answer = post_webhook(payload("outgoingMessageStatus.delivered.json"))
+    assert answer.json()["outcome"] == "processed"
+    assert Message.objects.get().status == "read"
+    assert Notification.objects.get().detail.startswith("delivered: not ahead")
