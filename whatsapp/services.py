@@ -73,7 +73,8 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
     try:
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
-            if not created and notification.outcome != Outcome.FAILED:
+            # A repeat of something done is answered as done; failed and waiting ones are retried.
+            if not created and not replay and notification.outcome not in (Outcome.FAILED, Outcome.WAITING):
                 step(
                     logger,
                     "Duplicate notification %s %s: already %s",

@@ -247,3 +247,21 @@ def test_missing_optional_names_are_fine(post_webhook) -> None:
     message = Message.objects.get()
     assert message.client.name == ""
     assert message.sent_at is None
+
+
+def test_replay_includes_waiting_statuses_when_asked(post_webhook) -> None:
+    from django.core.management import call_command
+
+    body = outgoing_api()
+    post_webhook(status_body(body["idMessage"], "read"))
+    client = Client.objects.create(whatsapp_id="5511987654321")
+    # The message reaches the database by a way that does not look for waiting statuses.
+    Message.objects.create(
+        client=client, direction="outbound", status="sent", external_id=body["idMessage"], instance_id=INSTANCE
+    )
+    call_command("replay_notifications", stdout=open("/dev/null", "w"))
+    assert Message.objects.get().status == "sent", "waiting ones only with --include-waiting"
+    call_command("replay_notifications", "--include-waiting", stdout=open("/dev/null", "w"))
+    assert Message.objects.get().status == "read"
+    assert Notification.objects.get().outcome == "processed"
+    assert Notification.objects.get().deliveries == 1, "a replay is not a delivery"
