@@ -41,34 +41,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected messages as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
-        header = [
-            "id",
-            "client",
-            "client_whatsapp_id",
-            "direction",
-            "type",
-            "status",
-            "content",
-            "media_url",
-            "external_id",
-            "created_at",
-        ]
-        rows = (
-            [
-                m.pk,
-                m.client.name,
-                m.client.whatsapp_id or "",
-                m.direction,
-                m.type_message,
-                m.status,
-                m.content,
-                m.media_url,
-                m.external_id or "",
-                m.created_at,
-            ]
-            for m in queryset.select_related("client").iterator(chunk_size=2000)
-        )
-        return csv_response("messages.csv", header, rows)
+        return messages_csv(queryset, "messages.csv")
 
 
 def messages_csv(queryset: QuerySet[Message], filename: str) -> HttpResponse:
