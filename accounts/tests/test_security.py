@@ -98,3 +98,35 @@ def test_a_genuine_token_still_works(client, user) -> None:
 
 def test_access_tokens_are_short_lived() -> None:
     assert django_settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] <= timedelta(minutes=15)
+
+
+def test_with_redis_url_the_cache_is_redis() -> None:
+    """Every worker and host shares the throttle's counts: with REDIS_URL they live in Redis."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    script = (
+        "from django.core.cache import cache; from django.conf import settings; "
+        "cache.set('crm-test-key', 'shared', 30); print(settings.CACHES['default']['BACKEND'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env={**os.environ, "REDIS_URL": url},
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "RedisCache" in out.stdout, out.stderr
+    client = redis.Redis.from_url(url)
+    assert any(b"crm-test-key" in key for key in client.keys("*"))
+    client.flushdb()

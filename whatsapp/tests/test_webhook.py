@@ -253,3 +253,12 @@ def test_production_log_masks_numbers_in_warnings_and_errors(post_webhook, capsy
     assert "⚠️ Warning: " in out
     assert "7999*****67" in out
     assert "79991234567" not in out
+
+
+def test_the_webhook_token_and_authorization_header_are_never_logged(post_webhook, capsys, settings) -> None:
+    settings.GREEN_API_WEBHOOK_TOKEN = "s3cret-token-in-a-header"
+    post_webhook(GUIDE_BODY, Authorization="Bearer s3cret-token-in-a-header")
+    post_webhook(GUIDE_BODY, Authorization="Bearer wrong-token-someone-tried")
+    out = capsys.readouterr()
+    for secret in ["s3cret-token-in-a-header", "wrong-token-someone-tried", "Authorization"]:
+        assert secret not in out.out + out.err
