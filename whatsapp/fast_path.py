@@ -1,6 +1,7 @@
 """The webhook's two common cases, each in one SQL statement (PostgreSQL).
 
-Most notifications are a known client writing to us, or a status of a message we sent. Done step by
+Most notifications are a known client writing to us (or us to them), or a status of a message we
+sent. Done step by
 step that is five round trips (BEGIN, three statements, COMMIT) and the ORM around each; here each
 is one data-modifying CTE in autocommit, atomic and durable on its own (bench/RESULTS.md measures
 what it bought).
@@ -61,6 +62,36 @@ SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM me
 
 
 @cache
+def _outgoing_sql() -> str:
+    """As _message_sql, for a message we sent; never when its row exists already (our own send,
+    which the general way merges). The advisory lock is the one the general way takes for an
+    outbound idMessage, so a status for it that is being kept as waiting right now either commits
+    first (and the check after this statement finds it) or waits for this message."""
+    n_columns, n_values = _columns(_NOTIFICATION_FIELDS)
+    m_columns, m_values = _columns(_MESSAGE_FIELDS)
+    return f"""
+WITH locked AS (
+    SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))
+), client AS (
+    SELECT id, name FROM clients, locked WHERE whatsapp_id = %s
+), notification AS (
+    INSERT INTO whatsapp_notifications ({n_columns}, deliveries, outcome, detail)
+    SELECT {n_values}, 1, 'processed', '' WHERE EXISTS (SELECT FROM client) AND NOT EXISTS (
+        SELECT FROM messages WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
+    )
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+), message AS (
+    INSERT INTO messages ({m_columns}, client_id, notification_id)
+    SELECT {m_values}, client.id, notification.id FROM client, notification
+    ON CONFLICT (channel, instance_id, external_id) DO NOTHING
+    RETURNING id
+)
+SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM message) FROM client
+"""
+
+
+@cache
 def _status_sql() -> str:
     # The target row is locked first; a concurrent status for the same message waits, then sees the
     # row as that one left it, and drops out (to the general way) when it is no longer ahead.
@@ -96,12 +127,7 @@ def store(parsed: object, *, raw: bytes, key: str) -> int | None:
 
 
 def _message_applies(parsed: MessageNotification) -> bool:
-    return (
-        parsed.envelope.type_webhook == "incomingMessageReceived"
-        and not parsed.content.target_id
-        and parsed.person is not None
-        and parsed.person.kind == "phone"
-    )
+    return not parsed.content.target_id and parsed.person is not None and parsed.person.kind == "phone"
 
 
 def _status_applies(parsed: StatusNotification) -> bool:
@@ -119,9 +145,21 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> int 
     from whatsapp.services import log_extracted, log_processed, message_from
 
     person = parsed.person
+    env = parsed.envelope
     message = message_from(parsed, client_id=None, notification_id=None)
-    params = [person.value, *_notification_values(parsed, raw, key), *db_values(message, _MESSAGE_FIELDS)]
-    row = _execute(_message_sql(), params)
+    values = [*_notification_values(parsed, raw, key), *db_values(message, _MESSAGE_FIELDS)]
+    outbound = message.direction == Message.Direction.OUTBOUND
+    if outbound:
+        lock = f"{env.instance_id}:{env.id_message}"
+        values = [
+            *values[: len(_NOTIFICATION_FIELDS)],
+            env.instance_id,
+            env.id_message,
+            *values[len(_NOTIFICATION_FIELDS) :],
+        ]
+        row = _execute(_outgoing_sql(), [lock, person.value, *values])
+    else:
+        row = _execute(_message_sql(), [person.value, *values])
     if row is None or row[2] is None:
         return None  # a new client, or a repeated notification: the general way decides
     client_id, name, notification_id, message_id = row
@@ -134,8 +172,24 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> int 
         detail = f"message {parsed.envelope.id_message} was already stored"
         Notification.objects.filter(pk=notification_id).update(detail=detail)
         return notification_id
+    if outbound:
+        _apply_waiting(env.instance_id, env.id_message)
     log_processed(parsed, client_id=client_id, who=person.value)
     return notification_id
+
+
+def _apply_waiting(instance_id: int, id_message: str) -> None:
+    """A status that arrived before this message and is kept waiting gets applied now."""
+    from whatsapp.services import apply_waiting_statuses
+
+    waiting = Notification.objects.filter(
+        outcome=Notification.Outcome.WAITING, instance_id=instance_id, id_message=id_message
+    )
+    if waiting.exists():
+        with transaction.atomic():
+            apply_waiting_statuses(
+                Message.objects.get(channel="whatsapp", instance_id=instance_id, external_id=id_message)
+            )
 
 
 def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> int | None:

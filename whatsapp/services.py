@@ -86,7 +86,7 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
             outcome, detail = HANDLERS[kind](parsed, notification)
             if not created or (outcome, detail) != (Outcome.PROCESSED, ""):
                 _finish(notification, outcome, detail)
-            return Receipt(notification.pk, outcome, detail, duplicate=False)
+            return Receipt(notification.pk, outcome, detail, duplicate=not created)
     except (OperationalError, InterfaceError):
         raise  # the database itself is unavailable: nothing was committed
     except (Malformed, NotProcessed) as reason:

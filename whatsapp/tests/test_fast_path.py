@@ -11,6 +11,7 @@ from whatsapp.models import Message, Notification
 pytestmark = [postgres_only, pytest.mark.django_db]
 
 INCOMING = sorted(p.name for p in PAYLOADS.glob("incomingMessageReceived.*.json"))
+OUTGOING = sorted(p.name for p in PAYLOADS.glob("outgoing*MessageReceived.*.json"))
 COMPARED = [
     f.attname for f in Message._meta.concrete_fields if f.name not in ("id", "created_at", "updated_at", "notification")
 ]
@@ -19,7 +20,8 @@ COMPARED = [
 def store(post_webhook, settings, name: str, fast: bool) -> tuple[dict, int]:
     settings.WEBHOOK_FAST_PATH = fast
     body = payload(name)
-    person = body["senderData"]["sender"].split("@")[0]
+    # For outgoing messages the client is the chat; `sender` is our own number.
+    person = body["senderData"]["chatId" if name.startswith("outgoing") else "sender"].split("@")[0]
     Client.objects.get_or_create(whatsapp_id=person, defaults={"name": "Known"})
     with CaptureQueriesContext(connection) as queries:
         answer = post_webhook(body)
@@ -34,14 +36,15 @@ def store(post_webhook, settings, name: str, fast: bool) -> tuple[dict, int]:
     return message, len(statements)
 
 
-@pytest.mark.parametrize("name", INCOMING)
+@pytest.mark.parametrize("name", INCOMING + OUTGOING)
 def test_fast_and_general_paths_store_the_same_message(post_webhook, settings, name: str) -> None:
     general, general_queries = store(post_webhook, settings, name, fast=False)
     fast, fast_queries = store(post_webhook, settings, name, fast=True)
     assert fast == general
     if "editedMessage" in name or "reactionMessage" in name or "deletedMessage" in name:
         return  # lifecycle notifications always go the general way
-    assert fast_queries == 1, "a known client's message is one statement"
+    # One statement; for a message we sent, one more to look for a status waiting for it.
+    assert fast_queries == (2 if name.startswith("outgoing") else 1), "a known client's message is one statement"
     assert general_queries >= 3
 
 
@@ -106,3 +109,32 @@ def test_a_status_that_is_not_ahead_goes_the_general_way_and_is_kept(post_webhoo
     assert answer.json()["outcome"] == "processed"
     assert Message.objects.get().status == "read"
     assert Notification.objects.get().detail.startswith("delivered: not ahead")
+
+
+def test_our_own_send_goes_the_general_way_to_be_merged(post_webhook) -> None:
+    client = Client.objects.create(whatsapp_id="5511987654321")
+    body = payload("outgoingAPIMessageReceived.textMessage.json")
+    Message.objects.create(
+        client=client,
+        direction="outbound",
+        status="pending",
+        content="Olá João!",
+        external_id=body["idMessage"],
+        instance_id=1103123456,
+    )
+    assert post_webhook(body).json()["outcome"] == "processed"
+    message = Message.objects.get()
+    assert message.status == "sent"
+    assert Notification.objects.get().detail.startswith("already stored as message")
+
+
+def test_a_status_kept_waiting_is_applied_when_the_fast_path_stores_its_message(post_webhook) -> None:
+    Client.objects.create(whatsapp_id="5511987654321")
+    body = payload("outgoingAPIMessageReceived.textMessage.json")
+    status = payload("outgoingMessageStatus.delivered.json")
+    assert post_webhook(status).json()["outcome"] == "waiting"
+    with CaptureQueriesContext(connection) as queries:
+        post_webhook(body)
+    assert "pg_advisory_xact_lock" in queries[0]["sql"] or "pg_advisory_xact_lock" in queries[1]["sql"]
+    assert Message.objects.get().status == "delivered"
+    assert Notification.objects.get(type_webhook="outgoingMessageStatus").outcome == "processed"
