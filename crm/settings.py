@@ -97,6 +97,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # it, and Green API delivers the notification again.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    # A request must end well before gunicorn's timeout kills its worker (an answer nobody gets):
+    # a lock or statement that waits too long becomes an error, so the webhook answers 503 and
+    # Green API delivers again; keepalives notice a connection that died without closing.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options",
+        f"-c lock_timeout={env.int('DB_LOCK_TIMEOUT_MS', default=5000)} "
+        f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS', default=15000)}",
+    )
+    for option, value in {
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 3,
+        "keepalives_count": 3,
+    }.items():
+        DATABASES["default"]["OPTIONS"].setdefault(option, value)
     # Server-side binding lets psycopg prepare the webhook's statements once per connection
     # instead of PostgreSQL parsing and planning them on every notification.
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))

@@ -81,7 +81,8 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, 9)
         self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        if os.environ.get("KEEP_GUNICORN_LOG") != "1":
+            Path(self.log.name).unlink(missing_ok=True)
 
 
 class CuttableProxy:
@@ -107,6 +108,10 @@ class CuttableProxy:
         """Close every connection and refuse new ones, as a database that went down."""
         listener, self._listener = self._listener, None
         if listener:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
             listener.close()
         with self._lock:
             for sock in self._sockets:
@@ -129,6 +134,10 @@ class CuttableProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._listener is not listener:  # cut while this one was connecting
+                    client.close()
+                    upstream.close()
+                    continue
                 self._sockets |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
