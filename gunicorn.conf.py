@@ -2,6 +2,10 @@
 
 import os
 
+# Database waits end before a worker's timeout does (crm/settings.py reads these).
+os.environ.setdefault("DB_LOCK_TIMEOUT_MS", "5000")
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "15000")
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # Sync workers, one per core plus one: the webhook's time is CPU in Python between short database
 # round trips, and under the GIL processes beat threads for that (bench/RESULTS.md compares).

@@ -97,14 +97,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # it, and Green API delivers the notification again.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
-    # A request must end well before gunicorn's timeout kills its worker (an answer nobody gets):
-    # a lock or statement that waits too long becomes an error, so the webhook answers 503 and
-    # Green API delivers again; keepalives notice a connection that died without closing.
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "options",
-        f"-c lock_timeout={env.int('DB_LOCK_TIMEOUT_MS', default=5000)} "
-        f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS', default=15000)}",
-    )
+    # In the web process (gunicorn.conf.py turns these on) a request must end well before
+    # gunicorn's timeout kills its worker, an answer nobody gets: a lock or statement that waits
+    # too long becomes an error, so the webhook answers 503 and Green API delivers again. Off for
+    # management commands, where a migration on a large table may rightly take minutes.
+    timeouts = {
+        "lock_timeout": env.int("DB_LOCK_TIMEOUT_MS", default=0),
+        "statement_timeout": env.int("DB_STATEMENT_TIMEOUT_MS", default=0),
+    }
+    if any(timeouts.values()):
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "options", " ".join(f"-c {name}={ms}" for name, ms in timeouts.items() if ms)
+        )
+    # Keepalives notice a connection that died without closing.
     for option, value in {
         "keepalives": 1,
         "keepalives_idle": 10,
