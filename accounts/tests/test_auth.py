@@ -105,3 +105,16 @@ def test_ensure_admin_creates_the_first_admin_once(monkeypatch, capsys) -> None:
     assert User.objects.filter(is_superuser=True).count() == 1
     assert User.objects.get(email="boss@example.com").check_password("another-secret")
     assert "another-secret" not in capsys.readouterr().out
+
+
+def test_staff_add_users_by_email_in_the_admin(client) -> None:
+    client.force_login(User.objects.create_superuser(email="boss@example.com", password="pw"))
+    assert client.get("/admin/accounts/user/add/").status_code == 200
+    password = "Very-long-pass-123"
+    client.post(
+        "/admin/accounts/user/add/",
+        {"email": "new@example.com", "password1": password, "password2": password, "usable_password": "true"},
+    )
+    created = User.objects.get(email="new@example.com")
+    assert created.check_password(password)
+    assert client.get(f"/admin/accounts/user/{created.pk}/change/").status_code == 200
