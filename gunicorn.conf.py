@@ -7,9 +7,10 @@ os.environ.setdefault("DB_LOCK_TIMEOUT_MS", "5000")
 os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "15000")
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
-# Sync workers, one per core plus one: the webhook's time is CPU in Python between short database
-# round trips, and under the GIL processes beat threads for that (bench/RESULTS.md compares).
-workers = int(os.environ.get("WEB_CONCURRENCY", str((os.cpu_count() or 1) + 1)))
+# Sync workers, two per core plus one (gunicorn's own advice): the webhook's time is CPU in Python
+# around one database round trip, and while a worker waits for PostgreSQL's commit another one runs.
+# Under the GIL processes beat threads for that (bench/RESULTS.md compares).
+workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
 worker_class = "sync"
 # A request stuck longer than this is killed; its transaction rolls back and the sender retries.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -3,7 +3,7 @@ import logging
 from clients import phones
 from clients.models import Client
 from crm.db import insert_or_skip
-from crm.log import mask, step
+from crm.log import Masked, mask, step
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,11 @@ def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Clien
 
 
 def log_finding(phone: str) -> None:
-    step(logger, "Finding or creating client for phone: %s", mask(phone))
+    step(logger, "Finding or creating client for phone: %s", Masked(phone))
 
 
 def log_found(client_id: object, label: str) -> None:
-    step(logger, "Found existing client: %s (%s)", client_id, mask(label))
+    step(logger, "Found existing client: %s (%s)", client_id, Masked(label))
 
 
 def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, bool]:
@@ -58,7 +58,7 @@ def _create(client: Client, **identity: str) -> tuple[Client, bool]:
             logger,
             "Created new client: %s (%s)",
             client.id,
-            client.name or mask(client.whatsapp_id or ""),
+            client.name or Masked(client.whatsapp_id or ""),
         )
         return client, True
     client = Client.objects.get(**identity)

@@ -35,6 +35,18 @@ def mask(text: str | None) -> str:
     return _LONG_DIGITS.sub(_mask_digits, text)
 
 
+class Masked:
+    """`mask(text)` done only if the line is written: a step line that is off costs nothing."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return mask(self.text)
+
+
 def _mask_digits(match: re.Match) -> str:
     digits = match.group(0)
     return digits[:4] + "*" * (len(digits) - 6) + digits[-2:]

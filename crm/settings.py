@@ -117,8 +117,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "keepalives_count": 3,
     }.items():
         DATABASES["default"]["OPTIONS"].setdefault(option, value)
-    # Server-side binding lets psycopg prepare the webhook's statements once per connection
-    # instead of PostgreSQL parsing and planning them on every notification.
+    # Prepared statements: psycopg prepares a statement on a connection once it has run it this many
+    # times, and PostgreSQL then skips parsing and planning it. Django turns them off unless asked;
+    # for the webhook's one statement they halve PostgreSQL's CPU per notification (bench/RESULTS.md).
+    # Set DB_PREPARE_THRESHOLD= (empty) behind a pooler in transaction mode, which cannot keep them.
+    threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", int(threshold) if threshold else None)
+    # Server-side binding: parameters travel apart from the SQL, as prepared statements need.
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))
 
 # Shared by every worker and host (login throttling): the database by default, Redis when given.

@@ -9,114 +9,142 @@ what it bought).
 It only ever takes the case it is sure of. Anything else — a new number, a duplicate, an edit or
 reaction, an outgoing message, a status that is not ahead or whose message is not here, any
 error — returns None and goes the general way (`services.notification_receive`), which decides it
-exactly as if this module did not exist. Messages are built by the same `message_from` the general
-way uses, and the test suite posts every payload both ways and compares the rows.
+exactly as if this module did not exist. A message's columns come from the same
+`services.message_columns` the general way uses, the others are the model's defaults written as SQL,
+and the test suite posts every payload both ways and compares the rows.
 """
 
+import json
+import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cache
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from clients.services import log_finding, log_found
-from crm.db import db_values
 from whatsapp.models import Message, Notification
 from whatsapp.notifications import MessageNotification, StatusNotification
 
-# In this order in every statement's parameters (see _notification_values).
-_NOTIFICATION_FIELDS = [
-    Notification._meta.get_field(name)
-    for name in ("received_at", "type_webhook", "instance_id", "id_message", "dedupe_key", "body", "processed_at")
-]
-# Every column but the two that come from the other CTEs.
-_MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if f.name not in ("client", "notification")]
+# The notification's columns that come from the request, in this order in every statement's
+# parameters (see _notification_values); the others are constants and now() in the SQL.
+_NOTIFICATION_COLUMNS = "type_webhook, instance_id, id_message, dedupe_key, body"
+_NOTIFICATION_INSERT = f"""
+    INSERT INTO whatsapp_notifications ({_NOTIFICATION_COLUMNS}, received_at, processed_at, deliveries, outcome, detail)
+    SELECT %s, %s, %s, %s, %s, now(), now(), 1, 'processed', {{detail}}"""
 
 
-def _columns(fields: list) -> tuple[str, str]:
-    return ", ".join(connection.ops.quote_name(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+def _default_sql(field: Field) -> str:
+    """A column the notification does not set, as the SQL of its model default.
+
+    Constants are written into the statement rather than sent with every notification: fewer
+    parameters for psycopg to adapt, and the prepared statement holds them once.
+    """
+    if field.primary_key and field.default is uuid.uuid4:
+        return "gen_random_uuid()"
+    if getattr(field, "auto_now", False) or field.default is timezone.now:
+        return "now()"
+    if not field.has_default():
+        if field.null:
+            return "NULL"
+        if field.empty_strings_allowed:
+            return "''"
+    default = field.get_default()
+    if isinstance(default, str):
+        return "'" + default.replace("'", "''") + "'"
+    if isinstance(default, (list, dict)):
+        return "'" + json.dumps(default).replace("'", "''") + "'::jsonb"
+    raise TypeError(f"Message.{field.name}: no SQL for its default {default!r}; give it one in _default_sql")
 
 
 @cache
-def _message_sql() -> str:
-    n_columns, n_values = _columns(_NOTIFICATION_FIELDS)
-    m_columns, m_values = _columns(_MESSAGE_FIELDS)
+def _message_insert(columns: tuple[str, ...]) -> str:
+    """INSERT … SELECT of a message: `columns` (from services.message_columns) as parameters, the
+    client and notification from the CTEs before it, every other column its default."""
+    others = [
+        f
+        for f in Message._meta.concrete_fields
+        if f.attname not in columns and f.name not in ("client", "notification")
+    ]
+    names = [*columns, *(f.column for f in others), "client_id", "notification_id"]
+    values = ["%s"] * len(columns) + [_default_sql(f) for f in others] + ["client.id", "notification.id"]
+    return f"""
+    INSERT INTO messages ({", ".join(names)})
+    SELECT {", ".join(values)} FROM client, notification
+    ON CONFLICT (channel, instance_id, external_id) DO NOTHING
+    RETURNING id"""
+
+
+@cache
+def _message_sql(columns: tuple[str, ...]) -> str:
     return f"""
 WITH client AS (
     SELECT id, name FROM clients WHERE whatsapp_id = %s
-), notification AS (
-    INSERT INTO whatsapp_notifications ({n_columns}, deliveries, outcome, detail)
-    SELECT {n_values}, 1, 'processed', '' WHERE EXISTS (SELECT FROM client)
+), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id
-), message AS (
-    INSERT INTO messages ({m_columns}, client_id, notification_id)
-    SELECT {m_values}, client.id, notification.id FROM client, notification
-    ON CONFLICT (channel, instance_id, external_id) DO NOTHING
-    RETURNING id
+), message AS ({_message_insert(columns)}
 )
 SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM message) FROM client
 """
 
 
 @cache
-def _outgoing_sql() -> str:
+def _outgoing_sql(columns: tuple[str, ...]) -> str:
     """As _message_sql, for a message we sent; never when its row exists already (our own send,
     which the general way merges). The advisory lock is the one the general way takes for an
     outbound idMessage, so a status for it that is being kept as waiting right now either commits
     first (and the check after this statement finds it) or waits for this message."""
-    n_columns, n_values = _columns(_NOTIFICATION_FIELDS)
-    m_columns, m_values = _columns(_MESSAGE_FIELDS)
     return f"""
 WITH locked AS (
     SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))
 ), client AS (
     SELECT id, name FROM clients, locked WHERE whatsapp_id = %s
-), notification AS (
-    INSERT INTO whatsapp_notifications ({n_columns}, deliveries, outcome, detail)
-    SELECT {n_values}, 1, 'processed', '' WHERE EXISTS (SELECT FROM client) AND NOT EXISTS (
+), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client) AND NOT EXISTS (
         SELECT FROM messages WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
     )
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id
-), message AS (
-    INSERT INTO messages ({m_columns}, client_id, notification_id)
-    SELECT {m_values}, client.id, notification.id FROM client, notification
-    ON CONFLICT (channel, instance_id, external_id) DO NOTHING
-    RETURNING id
+), message AS ({_message_insert(columns)}
 )
 SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM message) FROM client
 """
 
 
-@cache
-def _status_sql() -> str:
-    # The target row is locked first; a concurrent status for the same message waits, then sees the
-    # row as that one left it, and drops out (to the general way) when it is no longer ahead.
-    n_columns, n_values = _columns(_NOTIFICATION_FIELDS)
-    return f"""
+# The target row is locked first; a concurrent status for the same message waits, then sees the
+# row as that one left it. A status that is not ahead of it is kept with the general way's detail
+# (the last parameter) and changes nothing.
+_STATUS_SQL = f"""
 WITH target AS (
-    SELECT id FROM messages
-    WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s AND status = ANY(%s)
+    SELECT id, status = ANY(%s) AS ahead FROM messages
+    WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
     FOR UPDATE
-), notification AS (
-    INSERT INTO whatsapp_notifications ({n_columns}, deliveries, outcome, detail)
-    SELECT {n_values}, 1, 'processed', '' WHERE EXISTS (SELECT FROM target)
+), notification AS ({_NOTIFICATION_INSERT.format(detail="CASE WHEN (SELECT ahead FROM target) THEN '' ELSE %s END")}
+    WHERE EXISTS (SELECT FROM target)
     ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id
+    RETURNING id, detail
 ), changed AS (
-    UPDATE messages SET status = %s, status_description = %s, updated_at = %s
-    WHERE id IN (SELECT id FROM target) AND EXISTS (SELECT FROM notification)
+    UPDATE messages SET status = %s, status_description = %s, updated_at = now()
+    WHERE id IN (SELECT id FROM target WHERE ahead) AND EXISTS (SELECT FROM notification)
     RETURNING id
 )
-SELECT (SELECT id FROM notification), (SELECT count(*) FROM changed)
+SELECT id, detail FROM notification
+"""
+
+# A status kept waiting for this message (services.status_apply), looked for after the message's
+# statement has committed: only then does a snapshot see a status that was waiting on its lock.
+_WAITING_SQL = """
+SELECT EXISTS (
+    SELECT FROM whatsapp_notifications WHERE outcome = 'waiting' AND instance_id = %s AND id_message = %s
+)
 """
 
 
-def store(parsed: object, *, raw: bytes, key: str) -> int | None:
-    """Keep and apply the notification in one statement; its id, or None for the general way."""
+def store(parsed: object, *, raw: bytes, key: str) -> tuple[int, str] | None:
+    """Keep and apply the notification in one statement: its id and detail, or None for the general way."""
     if not settings.WEBHOOK_FAST_PATH or connection.vendor != "postgresql":
         return None
     if isinstance(parsed, MessageNotification) and _message_applies(parsed):
@@ -136,30 +164,25 @@ def _status_applies(parsed: StatusNotification) -> bool:
 
 
 def _notification_values(parsed: MessageNotification | StatusNotification, raw: bytes, key: str) -> list:
-    now = timezone.now()
     env = parsed.envelope
-    return [now, env.type_webhook, env.instance_id, env.id_message, key, raw.decode("utf-8"), now]
+    return [env.type_webhook, env.instance_id, env.id_message, key, raw.decode("utf-8")]
 
 
-def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> int | None:
-    from whatsapp.services import log_extracted, log_processed, message_from
+def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> tuple[int, str] | None:
+    from whatsapp.services import log_extracted, log_processed, message_columns
 
     person = parsed.person
     env = parsed.envelope
-    message = message_from(parsed, client_id=None, notification_id=None)
-    values = [*_notification_values(parsed, raw, key), *db_values(message, _MESSAGE_FIELDS)]
-    outbound = message.direction == Message.Direction.OUTBOUND
+    columns = message_columns(parsed)
+    shape = tuple(columns)
+    notification = _notification_values(parsed, raw, key)
+    outbound = columns["direction"] == Message.Direction.OUTBOUND
     if outbound:
         lock = f"{env.instance_id}:{env.id_message}"
-        values = [
-            *values[: len(_NOTIFICATION_FIELDS)],
-            env.instance_id,
-            env.id_message,
-            *values[len(_NOTIFICATION_FIELDS) :],
-        ]
-        row = _execute(_outgoing_sql(), [lock, person.value, *values])
+        params = [lock, person.value, *notification, env.instance_id, env.id_message, *columns.values()]
+        row = _execute(_outgoing_sql(shape), params)
     else:
-        row = _execute(_message_sql(), [person.value, *values])
+        row = _execute(_message_sql(shape), [person.value, *notification, *columns.values()])
     if row is None or row[2] is None:
         return None  # a new client, or a repeated notification: the general way decides
     client_id, name, notification_id, message_id = row
@@ -171,42 +194,40 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> int 
         # the real one, say): this one is kept, and says so.
         detail = f"message {parsed.envelope.id_message} was already stored"
         Notification.objects.filter(pk=notification_id).update(detail=detail)
-        return notification_id
+        return notification_id, detail
     if outbound:
         _apply_waiting(env.instance_id, env.id_message)
     log_processed(parsed, client_id=client_id, who=person.value)
-    return notification_id
+    return notification_id, ""
 
 
 def _apply_waiting(instance_id: int, id_message: str) -> None:
     """A status that arrived before this message and is kept waiting gets applied now."""
     from whatsapp.services import apply_waiting_statuses
 
-    waiting = Notification.objects.filter(
-        outcome=Notification.Outcome.WAITING, instance_id=instance_id, id_message=id_message
-    )
-    if waiting.exists():
+    if _execute(_WAITING_SQL, [instance_id, id_message]) == (True,):
         with transaction.atomic():
             apply_waiting_statuses(
                 Message.objects.get(channel="whatsapp", instance_id=instance_id, external_id=id_message)
             )
 
 
-def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> int | None:
+def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> tuple[int, str] | None:
+    from whatsapp.services import status_not_ahead
+
     rank = Message.STATUS_RANK
     behind = [status for status, r in rank.items() if r < rank[parsed.status]]
     env = parsed.envelope
     params = [
+        behind,
         env.instance_id,
         env.id_message,
-        behind,
         *_notification_values(parsed, raw, key),
+        status_not_ahead(parsed.status),
         parsed.status,
         parsed.description,
-        timezone.now(),
     ]
-    row = _execute(_status_sql(), params)
-    return row[0] if row is not None and row[0] is not None else None
+    return _execute(_STATUS_SQL, params)
 
 
 def _execute(sql: str, params: list) -> tuple | None:

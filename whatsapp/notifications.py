@@ -389,9 +389,11 @@ def envelope_of(body: dict) -> Envelope:
     )
 
 
-def dedupe_key(body: dict, raw: bytes) -> str:
-    """The identity Green API redelivers under (REFERENCE §9): instance, type, idMessage, status."""
-    env = envelope_of(body)
+def dedupe_key(body: dict, raw: bytes, env: Envelope | None = None) -> str:
+    """The identity Green API redelivers under (REFERENCE §9): instance, type, idMessage, status.
+
+    `env` is `envelope_of(body)`, when the caller has it already."""
+    env = env or envelope_of(body)
     if env.id_message:
         # outgoingMessageStatus and incomingCall send one notification per status under one idMessage.
         status = _str(body.get("status"))
@@ -450,11 +452,15 @@ def unwrap(body: dict) -> dict:
 
 def parse(
     body: dict,
+    env: Envelope | None = None,
 ) -> MessageNotification | StatusNotification | InstanceNotification:
-    """Raises Malformed when the notification lacks what its kind needs, or is of an unknown kind."""
+    """Raises Malformed when the notification lacks what its kind needs, or is of an unknown kind.
+
+    `env` is `envelope_of(body)`, when the caller has it already."""
     if isinstance(body.get("data"), dict) and "messageData" not in body:
         body = from_guide_format(body)
-    env = envelope_of(body)
+        env = None  # the guide's format keeps idMessage and timestamp elsewhere
+    env = env or envelope_of(body)
     kind = env.type_webhook
     if kind in MESSAGE_TYPES:
         sender_data = _dict(body.get("senderData"))

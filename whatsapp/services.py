@@ -17,7 +17,7 @@ from clients.services import (
     client_link_lid,
 )
 from crm.db import insert_or_skip, lock_key
-from crm.log import mask, step
+from crm.log import Masked, step
 from whatsapp import fast_path, logs
 from whatsapp.models import Instance, Message, Notification
 from whatsapp.notifications import (
@@ -58,18 +58,20 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
     A savepoint would give the same guarantee at two more round trips on every notification.
     """
     body = unwrap(body)
-    key = dedupe_key(body, raw)
-    kind = envelope_of(body).type_webhook
+    envelope = envelope_of(body)
+    key = dedupe_key(body, raw, envelope)
+    kind = envelope.type_webhook
     if kind in IGNORED:
         return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=IGNORED[kind], replay=replay)
     try:
-        parsed = parse(body)
+        parsed = parse(body, envelope)
     except Malformed as reason:
-        logs.log_warning(f"notification {kind or '?'} {envelope_of(body).id_message} ignored: {reason}")
+        logs.log_warning(f"notification {kind or '?'} {envelope.id_message} ignored: {reason}")
         return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=str(reason), replay=replay)
     stored = None if replay else fast_path.store(parsed, raw=raw, key=key)
     if stored is not None:
-        return Receipt(stored, Outcome.PROCESSED, "", duplicate=False)
+        notification_id, detail = stored
+        return Receipt(notification_id, Outcome.PROCESSED, detail, duplicate=False)
     try:
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
@@ -196,33 +198,41 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
 
 
 def message_from(parsed: MessageNotification, *, client_id: object, notification_id: int | None) -> Message:
-    """The Message row a message notification becomes (shared by both ways of storing it)."""
+    """The Message row a message notification becomes (the fast path writes the same columns)."""
+    return Message(client_id=client_id, notification_id=notification_id, **message_columns(parsed))
+
+
+def message_columns(parsed: MessageNotification) -> dict[str, object]:
+    """What a message notification says, as Message columns; the rest keep their defaults.
+
+    Shared by both ways of storing a message: `message_from` here, and the one statement of
+    `whatsapp.fast_path`, which sends these as its parameters.
+    """
     content = parsed.content
-    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
-    return Message(
-        client_id=client_id,
-        direction=Message.Direction.OUTBOUND if outbound else Message.Direction.INBOUND,
-        type_message=content.type_message[:64],
-        content=content.text,
-        external_id=parsed.envelope.id_message,
-        instance_id=parsed.envelope.instance_id,
-        status=Message.Status.SENT if outbound else Message.Status.RECEIVED,
-        chat_id=parsed.chat.raw[:128],
-        chat_name=parsed.chat_name[:255] if parsed.is_group else "",
-        sender_name=parsed.sender_name[:255],
-        media_url=content.media_url[:2048],
-        file_name=content.file_name[:512],
-        mime_type=content.mime_type[:128],
-        latitude=content.latitude,
-        longitude=content.longitude,
-        quoted_external_id=content.quoted_id[:128],
-        sent_at=parsed.envelope.timestamp,
-        notification_id=notification_id,
-    )
+    envelope = parsed.envelope
+    outbound = envelope.type_webhook != "incomingMessageReceived"
+    return {
+        "direction": (Message.Direction.OUTBOUND if outbound else Message.Direction.INBOUND).value,
+        "type_message": content.type_message[:64],
+        "content": content.text,
+        "external_id": envelope.id_message,
+        "instance_id": envelope.instance_id,
+        "status": (Message.Status.SENT if outbound else Message.Status.RECEIVED).value,
+        "chat_id": parsed.chat.raw[:128],
+        "chat_name": parsed.chat_name[:255] if parsed.is_group else "",
+        "sender_name": parsed.sender_name[:255],
+        "media_url": content.media_url[:2048],
+        "file_name": content.file_name[:512],
+        "mime_type": content.mime_type[:128],
+        "latitude": content.latitude,
+        "longitude": content.longitude,
+        "quoted_external_id": content.quoted_id[:128],
+        "sent_at": envelope.timestamp,
+    }
 
 
 def log_extracted(person: ChatId) -> None:
-    step(logger, "Extracted phone number from chatId %s: %s", mask(person.raw), mask(person.value))
+    step(logger, "Extracted phone number from chatId %s: %s", Masked(person.raw), Masked(person.value))
 
 
 def log_processed(parsed: MessageNotification, *, client_id: object, who: str) -> None:
@@ -233,7 +243,7 @@ def log_processed(parsed: MessageNotification, *, client_id: object, who: str) -
         "Outgoing" if outbound else "Incoming",
         parsed.envelope.id_message,
         client_id,
-        mask(who),
+        Masked(who),
     )
 
 
@@ -250,8 +260,8 @@ def _client_for(parsed: MessageNotification) -> Client:
     step(
         logger,
         "Extracted phone number from chatId %s: %s",
-        mask(person.raw),
-        mask(person.value),
+        Masked(person.raw),
+        Masked(person.value),
     )
     client, _ = client_find_or_create_by_phone(phone=person.value, name=name)
     return client
@@ -331,12 +341,13 @@ def status_apply(parsed: StatusNotification, notification: Notification) -> tupl
         _link_lid_from_status(parsed)
         return Outcome.PROCESSED, ""
     if Message.objects.filter(channel="whatsapp", instance_id=env.instance_id, external_id=env.id_message).exists():
-        return (
-            Outcome.PROCESSED,
-            f"{parsed.status}: not ahead of the stored status, kept",
-        )
+        return Outcome.PROCESSED, status_not_ahead(parsed.status)
     logs.log_warning(f"status {parsed.status} for unknown message {env.id_message}: waiting for the message")
     return Outcome.WAITING, f"{parsed.status}: message {env.id_message} not stored yet"
+
+
+def status_not_ahead(status: str) -> str:
+    return f"{status}: not ahead of the stored status, kept"
 
 
 def _status_update(instance_id: int, external_id: str, status: str, description: str) -> bool:

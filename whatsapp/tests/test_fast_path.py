@@ -100,15 +100,22 @@ def test_a_status_is_one_statement_and_lands_as_the_general_path_lands_it(post_w
     assert general_queries >= 2  # the notification, then the status
 
 
-def test_a_status_that_is_not_ahead_goes_the_general_way_and_is_kept(post_webhook) -> None:
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_status_that_is_not_ahead_is_kept_and_changes_nothing(post_webhook, settings, fast) -> None:
+    settings.WEBHOOK_FAST_PATH = fast
     client = Client.objects.create(whatsapp_id="5511987654321")
     Message.objects.create(
         client=client, direction="outbound", status="read", external_id="BAE5F4886A9C1E21", instance_id=1103123456
     )
-    answer = post_webhook(payload("outgoingMessageStatus.delivered.json"))
+    with CaptureQueriesContext(connection) as queries:
+        answer = post_webhook(payload("outgoingMessageStatus.delivered.json"))
     assert answer.json()["outcome"] == "processed"
+    assert answer.json()["detail"] == "delivered: not ahead of the stored status, kept"
     assert Message.objects.get().status == "read"
-    assert Notification.objects.get().detail.startswith("delivered: not ahead")
+    assert Notification.objects.get().detail == "delivered: not ahead of the stored status, kept"
+    statements = [q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    if fast:
+        assert len(statements) == 1
 
 
 def test_our_own_send_goes_the_general_way_to_be_merged(post_webhook) -> None:
