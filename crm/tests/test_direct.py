@@ -1,0 +1,148 @@
+"""crm/direct.py: the webhook served straight from the WSGI application gunicorn runs, without
+Django's middleware, answers exactly as it does through the full stack."""
+
+import io
+import json
+import logging
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+
+from conftest import payload
+from crm.wsgi import application
+from whatsapp.models import Message, Notification
+
+pytestmark = pytest.mark.django_db
+
+
+class Answer:
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status_code = int(status.split()[0])
+        self.headers = {name.lower(): value for name, value in headers}
+        self.content = body
+
+    def json(self) -> dict:
+        return json.loads(self.content)
+
+
+def call(method: str, path: str, body: bytes = b"", **headers: str) -> Answer:
+    """One request to crm.wsgi.application, as gunicorn makes it."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "HTTP_HOST": "testserver",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
+    }
+    setup_testing_defaults(environ)
+    started: list = []
+
+    def start_response(status: str, response_headers: list, exc_info: object = None) -> None:
+        started.append((status, response_headers))
+
+    # As Django's test client does: the test's connection, inside its transaction, stays open.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            result.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return Answer(*started[0], content)
+
+
+def through_django(client, method: str, body: bytes = b"", **headers: str):
+    return getattr(client, method.lower())(
+        "/whatsapp/webhook", data=body, content_type="application/json", headers=headers
+    )
+
+
+TEXT = payload("incomingMessageReceived.textMessage.json")
+CASES = {
+    "not JSON": ("POST", b"{not json", {}),
+    "not an object": ("POST", b"[1, 2]", {}),
+    "too deep": ("POST", b"[" * 100_000 + b"]" * 100_000, {}),
+    "wrong method": ("GET", b"", {}),
+    "unknown kind": ("POST", json.dumps({"typeWebhook": "somethingNew", "idMessage": "X1"}).encode(), {}),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_direct_path_answers_as_the_full_stack_does(client, case: str) -> None:
+    method, body, headers = CASES[case]
+    full = through_django(client, method, body, **headers)
+    Notification.objects.all().delete()
+    direct = call(method, "/whatsapp/webhook", body, **headers)
+    assert (direct.status_code, direct.headers["content-type"]) == (full.status_code, full["Content-Type"])
+    assert direct.headers.get("allow") == full.get("Allow")
+    if full.status_code == 200:
+        full_answer, direct_answer = full.json(), direct.json()
+        assert full_answer.pop("notificationId") != direct_answer.pop("notificationId")
+        assert direct_answer == full_answer
+    else:
+        assert direct.json() == full.json()
+
+
+def test_a_notification_is_stored_and_answered(settings) -> None:
+    settings.GREEN_API_WEBHOOK_TOKEN = "s3cret"
+    body = json.dumps(TEXT, ensure_ascii=False).encode()
+    assert call("POST", "/whatsapp/webhook", body).status_code == 401
+    answer = call("POST", "/whatsapp/webhook", body, AUTHORIZATION="Bearer s3cret")
+    assert answer.status_code == 200
+    assert answer.json()["outcome"] == "processed"
+    assert Message.objects.get().external_id == TEXT["idMessage"]
+    assert Notification.objects.get().pk == answer.json()["notificationId"]
+
+
+def test_the_webhook_skips_the_middleware_and_other_paths_do_not() -> None:
+    # XFrameOptionsMiddleware and SecurityMiddleware mark every answer that goes through them.
+    assert "x-frame-options" in call("GET", "/healthz").headers
+    webhook = call("POST", "/whatsapp/webhook", b"{not json")
+    assert webhook.status_code == 400
+    assert "x-frame-options" not in webhook.headers
+    assert "x-content-type-options" not in webhook.headers
+
+
+def test_a_host_outside_allowed_hosts_is_refused(settings) -> None:
+    settings.ALLOWED_HOSTS = ["crm.example.com"]
+    body = json.dumps(TEXT, ensure_ascii=False).encode()
+    assert call("POST", "/whatsapp/webhook", body).status_code == 400
+    assert not Notification.objects.exists()
+
+
+def test_a_bug_gets_djangos_500_and_its_log_line(monkeypatch, caplog) -> None:
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("whatsapp.views.notification_receive", broken)
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        answer = call("POST", "/whatsapp/webhook", json.dumps(TEXT).encode())
+    assert answer.status_code == 500
+    assert any("Internal Server Error: /whatsapp/webhook" in r.getMessage() for r in caplog.records)
+
+
+def test_the_request_signals_are_sent(monkeypatch) -> None:
+    seen: list[str] = []
+
+    def started(**kwargs):
+        seen.append("started")
+
+    def finished(**kwargs):
+        seen.append("finished")
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        call("POST", "/whatsapp/webhook", b"{}")
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+    assert seen == ["started", "finished"]
