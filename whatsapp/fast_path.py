@@ -35,6 +35,12 @@ _NOTIFICATION_COLUMNS = "type_webhook, instance_id, id_message, dedupe_key, body
 _NOTIFICATION_INSERT = f"""
     INSERT INTO whatsapp_notifications ({_NOTIFICATION_COLUMNS}, received_at, processed_at, deliveries, outcome, detail)
     SELECT %s, %s, %s, %s, %s, now(), now(), 1, 'processed', {{detail}}"""
+# A redelivery of a notification that is done is counted and answered as done, all in the same
+# statement (a failed or waiting one returns no row and goes the general way, which retries it).
+_REDELIVERY = """
+    ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = whatsapp_notifications.deliveries + 1
+    WHERE whatsapp_notifications.outcome IN ('processed', 'ignored')
+    RETURNING id, deliveries, outcome, detail"""
 
 
 def _default_sql(field: Field) -> str:
@@ -73,7 +79,7 @@ def _message_insert(columns: tuple[str, ...]) -> str:
     values = ["%s"] * len(columns) + [_default_sql(f) for f in others] + ["client.id", "notification.id"]
     return f"""
     INSERT INTO messages ({", ".join(names)})
-    SELECT {", ".join(values)} FROM client, notification
+    SELECT {", ".join(values)} FROM client, notification WHERE notification.deliveries = 1
     ON CONFLICT (channel, instance_id, external_id) DO NOTHING
     RETURNING id"""
 
@@ -83,12 +89,11 @@ def _message_sql(columns: tuple[str, ...]) -> str:
     return f"""
 WITH client AS (
     SELECT id, name FROM clients WHERE whatsapp_id = %s
-), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client)
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id
+), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client){_REDELIVERY}
 ), message AS ({_message_insert(columns)}
 )
-SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM message) FROM client
+SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message)
+FROM client LEFT JOIN notification n ON true
 """
 
 
@@ -107,10 +112,11 @@ WITH locked AS (
         SELECT FROM messages WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
     )
     ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id
+    RETURNING id, deliveries, outcome, detail
 ), message AS ({_message_insert(columns)}
 )
-SELECT client.id, client.name, (SELECT id FROM notification), (SELECT id FROM message) FROM client
+SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message)
+FROM client LEFT JOIN notification n ON true
 """
 
 
@@ -123,15 +129,13 @@ WITH target AS (
     WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
     FOR UPDATE
 ), notification AS ({_NOTIFICATION_INSERT.format(detail="CASE WHEN (SELECT ahead FROM target) THEN '' ELSE %s END")}
-    WHERE EXISTS (SELECT FROM target)
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id, detail
+    WHERE EXISTS (SELECT FROM target){_REDELIVERY}
 ), changed AS (
     UPDATE messages SET status = %s, status_description = %s, updated_at = now()
-    WHERE id IN (SELECT id FROM target WHERE ahead) AND EXISTS (SELECT FROM notification)
+    WHERE id IN (SELECT id FROM target WHERE ahead) AND EXISTS (SELECT FROM notification WHERE deliveries = 1)
     RETURNING id
 )
-SELECT id, detail FROM notification
+SELECT id, deliveries, outcome, detail FROM notification
 """
 
 # A status kept waiting for this message (services.status_apply), looked for after the message's
@@ -143,8 +147,12 @@ SELECT EXISTS (
 """
 
 
-def store(parsed: object, *, raw: bytes, key: str) -> tuple[int, str] | None:
-    """Keep and apply the notification in one statement: its id and detail, or None for the general way."""
+# What store() answers: the notification's id, its outcome and detail, and whether it is a redelivery.
+Stored = tuple[int, str, str, bool]
+
+
+def store(parsed: object, *, raw: bytes, key: str) -> Stored | None:
+    """Keep and apply the notification in one statement, or None: the general way decides."""
     if not settings.WEBHOOK_FAST_PATH or connection.vendor != "postgresql":
         return None
     if isinstance(parsed, MessageNotification) and _message_applies(parsed):
@@ -168,8 +176,8 @@ def _notification_values(parsed: MessageNotification | StatusNotification, raw: 
     return [env.type_webhook, env.instance_id, env.id_message, key, raw.decode("utf-8")]
 
 
-def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> tuple[int, str] | None:
-    from whatsapp.services import log_extracted, log_processed, message_columns
+def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> Stored | None:
+    from whatsapp.services import log_duplicate, log_extracted, log_processed, message_columns
 
     person = parsed.person
     env = parsed.envelope
@@ -184,8 +192,11 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> tupl
     else:
         row = _execute(_message_sql(shape), [person.value, *notification, *columns.values()])
     if row is None or row[2] is None:
-        return None  # a new client, or a repeated notification: the general way decides
-    client_id, name, notification_id, message_id = row
+        return None  # a new client, or a notification failed or waiting before: the general way decides
+    client_id, name, notification_id, deliveries, outcome, detail, message_id = row
+    if deliveries > 1:
+        log_duplicate(parsed, outcome)
+        return notification_id, outcome, detail, True
     log_extracted(person)
     log_finding(person.value)
     log_found(client_id, name or person.value)
@@ -194,11 +205,11 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> tupl
         # the real one, say): this one is kept, and says so.
         detail = f"message {parsed.envelope.id_message} was already stored"
         Notification.objects.filter(pk=notification_id).update(detail=detail)
-        return notification_id, detail
+        return notification_id, outcome, detail, False
     if outbound:
         _apply_waiting(env.instance_id, env.id_message)
     log_processed(parsed, client_id=client_id, who=person.value)
-    return notification_id, ""
+    return notification_id, outcome, detail, False
 
 
 def _apply_waiting(instance_id: int, id_message: str) -> None:
@@ -212,8 +223,8 @@ def _apply_waiting(instance_id: int, id_message: str) -> None:
             )
 
 
-def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> tuple[int, str] | None:
-    from whatsapp.services import status_not_ahead
+def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> Stored | None:
+    from whatsapp.services import log_duplicate, status_not_ahead
 
     rank = Message.STATUS_RANK
     behind = [status for status, r in rank.items() if r < rank[parsed.status]]
@@ -227,7 +238,13 @@ def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> tuple[
         parsed.status,
         parsed.description,
     ]
-    return _execute(_STATUS_SQL, params)
+    row = _execute(_STATUS_SQL, params)
+    if row is None:
+        return None
+    notification_id, deliveries, outcome, detail = row
+    if deliveries > 1:
+        log_duplicate(parsed, outcome)
+    return notification_id, outcome, detail, deliveries > 1
 
 
 def _execute(sql: str, params: list) -> tuple | None:

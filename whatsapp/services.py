@@ -70,20 +70,13 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
         return _store_outcome(raw=raw, body=body, key=key, outcome=Outcome.IGNORED, detail=str(reason), replay=replay)
     stored = None if replay else fast_path.store(parsed, raw=raw, key=key)
     if stored is not None:
-        notification_id, detail = stored
-        return Receipt(notification_id, Outcome.PROCESSED, detail, duplicate=False)
+        return Receipt(*stored)
     try:
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
             # A repeat of something done is answered as done; failed and waiting ones are retried.
             if not created and not replay and notification.outcome not in (Outcome.FAILED, Outcome.WAITING):
-                step(
-                    logger,
-                    "Duplicate notification %s %s: already %s",
-                    kind,
-                    parsed.envelope.id_message,
-                    notification.outcome,
-                )
+                log_duplicate(parsed, notification.outcome)
                 return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=True)
             outcome, detail = HANDLERS[kind](parsed, notification)
             if not created or (outcome, detail) != (Outcome.PROCESSED, ""):
@@ -229,6 +222,16 @@ def message_columns(parsed: MessageNotification) -> dict[str, object]:
         "quoted_external_id": content.quoted_id[:128],
         "sent_at": envelope.timestamp,
     }
+
+
+def log_duplicate(parsed: MessageNotification | StatusNotification | InstanceNotification, outcome: str) -> None:
+    step(
+        logger,
+        "Duplicate notification %s %s: already %s",
+        parsed.envelope.type_webhook,
+        parsed.envelope.id_message,
+        outcome,
+    )
 
 
 def log_extracted(person: ChatId) -> None:

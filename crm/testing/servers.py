@@ -133,6 +133,7 @@ class CuttableProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # an idle connection stays open until cut, as PostgreSQL's would
             with self._lock:
                 if self._listener is not listener:  # cut while this one was connecting
                     client.close()
@@ -149,11 +150,16 @@ class CuttableProxy:
         except OSError:
             pass
         finally:
+            # shutdown() first: close() alone would not wake the other direction's thread blocked
+            # in recv(), and the connection would stay half alive, swallowing what is sent to it.
+            with self._lock:
+                self._sockets -= {source, sink}
             for sock in (source, sink):
                 try:
-                    sock.close()
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                sock.close()
 
 
 def database_url(settings_dict: dict, port: int | None = None) -> str:

@@ -48,12 +48,60 @@ def test_fast_and_general_paths_store_the_same_message(post_webhook, settings, n
     assert general_queries >= 3
 
 
-def test_new_number_and_duplicates_go_the_general_way(post_webhook, capsys) -> None:
-    body = payload("incomingMessageReceived.textMessage.json")
-    post_webhook(body)
+def test_a_new_number_goes_the_general_way(post_webhook, capsys) -> None:
+    post_webhook(payload("incomingMessageReceived.textMessage.json"))
     assert "Created new client: " in capsys.readouterr().out
-    second = post_webhook(body)
-    assert second.json()["duplicate"] is True
+    assert Message.objects.get().client.whatsapp_id == "79031234567"
+
+
+def _redelivered(post_webhook, settings, fast: bool, body: dict) -> tuple[dict, int]:
+    settings.WEBHOOK_FAST_PATH = True
+    first = post_webhook(body).json()
+    settings.WEBHOOK_FAST_PATH = fast
+    with CaptureQueriesContext(connection) as queries:
+        again = post_webhook(body).json()
+    assert again.pop("notificationId") == first["notificationId"]
+    statements = [q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    return again, len(statements)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_redelivered_message_is_counted_and_answered_as_done(post_webhook, settings, capsys, fast) -> None:
+    Client.objects.create(name="Анна", whatsapp_id="79031234567")
+    body = payload("incomingMessageReceived.textMessage.json")
+    answer, statements = _redelivered(post_webhook, settings, fast, body)
+    assert answer == {"status": "ok", "outcome": "processed", "detail": "", "duplicate": True}
+    assert f"Duplicate notification incomingMessageReceived {body['idMessage']}: already processed" in (
+        capsys.readouterr().out
+    )
+    assert Notification.objects.get().deliveries == 2
+    assert Message.objects.count() == 1
+    if fast:
+        assert statements == 1
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_redelivered_status_is_counted_and_changes_nothing(post_webhook, settings, fast) -> None:
+    client = Client.objects.create(whatsapp_id="5511987654321")
+    message = Message.objects.create(
+        client=client, direction="outbound", status="sent", external_id="BAE5F4886A9C1E21", instance_id=1103123456
+    )
+    answer, statements = _redelivered(post_webhook, settings, fast, payload("outgoingMessageStatus.delivered.json"))
+    assert answer == {"status": "ok", "outcome": "processed", "detail": "", "duplicate": True}
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert Notification.objects.get().deliveries == 2
+    if fast:
+        assert statements == 1
+
+
+def test_a_redelivery_of_a_failed_notification_is_processed_again(post_webhook, reject_message_inserts) -> None:
+    Client.objects.create(name="Анна", whatsapp_id="79031234567")
+    body = payload("incomingMessageReceived.textMessage.json")
+    assert post_webhook(body).json()["outcome"] == "failed"
+    reject_message_inserts()  # repaired
+    answer = post_webhook(body).json()
+    assert (answer["outcome"], answer["duplicate"]) == ("processed", True)
     assert Notification.objects.get().deliveries == 2
     assert Message.objects.count() == 1
 

@@ -173,17 +173,22 @@ def test_a_worker_killed_mid_request_leaves_nothing_half_written(server) -> None
     bodies = mixed_traffic(900, numbers=40, seed=23)
     answers: dict[int, int | None] = {}
 
+    delivered = threading.Event()
+
     def kill_workers() -> None:
-        for _ in range(3):
-            time.sleep(0.4)
+        # Every 0.15 s while the traffic lasts, however fast the server answers it.
+        while not delivered.wait(0.15):
             pids = server.worker_pids()
             if pids:
                 os.kill(pids[0], 9)  # gunicorn's arbiter starts a new one
 
     killer = threading.Thread(target=kill_workers)
     killer.start()
-    answers = deliver(server.url, bodies, workers=16)
-    killer.join()
+    try:
+        answers = deliver(server.url, bodies, workers=16)
+    finally:
+        delivered.set()
+        killer.join()
     assert None in answers.values(), "the kills must have broken some requests"
     redeliver_until_accepted(server.url, bodies, answers)
     assert_stored_exactly_once(bodies)
