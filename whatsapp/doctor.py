@@ -106,7 +106,7 @@ def check_green_api() -> list[Check]:
 
 
 def check_last_notification(*, quiet_hours: int) -> Check:
-    last = Notification.objects.order_by("-received_at").only("received_at", "type_webhook", "id_message").first()
+    last = Notification.objects.order_by("-id").only("received_at", "type_webhook", "id_message").first()
     if last is None:
         return Check(
             "last notification",
@@ -141,7 +141,7 @@ def check_failed_notifications() -> Check:
             detail,
             "manage.py replay_notifications --include-waiting" if waiting else "",
         )
-    latest = failed.order_by("-received_at").first()
+    latest = failed.order_by("-id").first()
     return Check(
         "failed notifications",
         FAIL,

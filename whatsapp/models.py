@@ -21,14 +21,15 @@ class Notification(models.Model):
         FAILED = "failed"
         WAITING = "waiting", "waiting for its message"
 
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No index: ids grow with arrival, so "newest first" is the primary key backwards.
+    received_at = models.DateTimeField(default=timezone.now)
     type_webhook = models.CharField(max_length=64, blank=True)
     instance_id = models.BigIntegerField(default=0, help_text="instanceData.idInstance (0: none given)")
     id_message = models.CharField(max_length=128, blank=True)
     # Green API redelivers on any non-200 and sometimes on its own (REFERENCE §9): the identity
     # (instance, type, idMessage, status) or, for notifications without an idMessage, a hash of
     # the body, makes each distinct notification one row.
-    dedupe_key = models.CharField(max_length=255, unique=True)
+    dedupe_key = models.CharField(max_length=255)
     deliveries = models.PositiveIntegerField(default=1)
     body = models.TextField(help_text="The JSON body as received.")
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PROCESSED)
@@ -37,10 +38,15 @@ class Notification(models.Model):
 
     class Meta:
         db_table = "whatsapp_notifications"
-        ordering = ["-received_at"]
+        ordering = ["-id"]
         # Every index costs each webhook an insert and WAL. Most notifications end processed and
         # are never looked up again, so the lookups staff and the doctor make (failed, waiting)
         # use partial indexes that hold only those few rows.
+        constraints = [
+            # A constraint rather than unique=True, which on PostgreSQL adds a second index for
+            # LIKE queries that nothing makes.
+            models.UniqueConstraint(fields=["dedupe_key"], name="notif_dedupe_key"),
+        ]
         indexes = [
             models.Index(
                 fields=["instance_id", "id_message"],

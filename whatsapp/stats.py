@@ -75,7 +75,7 @@ def clients_with_whatsapp() -> int:
 
 
 def last_notification() -> Notification | None:
-    return Notification.objects.order_by("-received_at").only("received_at", "type_webhook", "id_message").first()
+    return Notification.objects.order_by("-id").only("received_at", "type_webhook", "id_message").first()
 
 
 def failed_notifications_since(since: datetime) -> int:
