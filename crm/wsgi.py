@@ -1,17 +1,23 @@
 """The WSGI application gunicorn serves (Procfile).
 
-Green API's webhook goes straight to its view (crm/direct.py explains why and what it keeps);
+Green API's webhook goes to its own small WSGI application (whatsapp/webhook.py says why);
 every other path goes through Django's full stack.
 """
 
 import os
+from collections.abc import Callable, Iterable
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 django_application = get_wsgi_application()
 
-from crm.direct import DirectRoutes  # noqa: E402 - Django is set up by the line above
-from whatsapp.views import webhook  # noqa: E402
+from whatsapp import webhook  # noqa: E402 - needs Django set up, by the line above
 
-application = DirectRoutes(django_application, {"/whatsapp/webhook": webhook})
+WEBHOOK_PATH = "/whatsapp/webhook"
+
+
+def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == WEBHOOK_PATH:
+        return webhook.application(environ, start_response)
+    return django_application(environ, start_response)

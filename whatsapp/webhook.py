@@ -1,0 +1,144 @@
+"""POST /whatsapp/webhook: what Green API's request gets as an answer (README, "What the webhook answers").
+
+`answer()` decides it from the method, three headers and the body, whatever carries the request.
+Two things carry it:
+
+- `application`, a bare WSGI application: what gunicorn calls for this one path (crm/wsgi.py).
+  Green API posts every notification here, dozens of times a second, and needs none of what
+  Django's request and response objects, middleware and URL resolution do for a page; skipped,
+  they were about a third of a notification's CPU (bench/RESULTS.md). It keeps what matters for
+  this request: the database connection is checked, reused and closed as Django does it for any
+  request, ALLOWED_HOSTS is enforced, and a bug answers 500 with the `django.request` log line.
+- `whatsapp.views.webhook`, the Django view at the same URL: Django's test client, the URL table
+  and the OpenAPI schema see the webhook through it. whatsapp/tests/test_webhook_application.py
+  posts the same requests both ways and compares the answers.
+"""
+
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.http import HttpRequest
+
+from whatsapp import logs
+from whatsapp.services import notification_receive
+
+# Green API waits 60 s before it redelivers; asking for sooner would not be honoured.
+RETRY_AFTER_SECONDS = "60"
+request_logger = logging.getLogger("django.request")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, message: str, **headers: str) -> Answer:
+    return Answer(status, {"error": message}, headers)
+
+
+def _authorized(authorization: str) -> bool:
+    expected = settings.GREEN_API_WEBHOOK_TOKEN
+    if not expected:
+        return True
+    header = authorization.strip()
+    scheme, _, credentials = header.partition(" ")
+    # Green API sends `Bearer <webhookUrlToken>`; a bare token is accepted too (REFERENCE §8).
+    token = credentials.strip() if scheme.lower() == "bearer" else header
+    return hmac.compare_digest(token.encode(), expected.encode())
+
+
+def answer(*, method: str, content_length: str | None, authorization: str, read: Callable[[int], bytes]) -> Answer:
+    """Keep the notification and answer: 200, or why not (400, 401, 405, 413, 503 + Retry-After)."""
+    if method != "POST":
+        return _error(405, "Use POST.", Allow="POST")
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        return _error(400, "Content-Length is not a number.")
+    if length > limit:
+        return _error(413, f"Body larger than {limit} bytes.")
+    if not _authorized(authorization):
+        return _error(401, "Missing or wrong webhook token (Authorization: Bearer <GREEN_API_WEBHOOK_TOKEN>).")
+    raw = read(limit + 1)
+    if len(raw) > limit:
+        return _error(413, f"Body larger than {limit} bytes.")
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        logs.log_error("body is not JSON", "nested too deeply")
+        return _error(400, "Body is nested too deeply to be a Green API notification.")
+    except ValueError as error:
+        logs.log_error("body is not JSON", error)
+        return _error(400, f"Body is not valid JSON: {error}")
+    if not isinstance(body, dict):
+        logs.log_error("body is not a JSON object", type(body).__name__)
+        return _error(400, "Body must be a JSON object.")
+    logs.log_received(body)
+    try:
+        receipt = notification_receive(raw=raw, body=body)
+    except (OperationalError, InterfaceError) as error:
+        logs.log_error("database unavailable", error)
+        return _error(503, "Database unavailable; deliver again later.", **{"Retry-After": RETRY_AFTER_SECONDS})
+    except DatabaseError as error:
+        # Storing the notification itself failed: answering 200 would lose it.
+        logs.log_error("could not store the notification", error)
+        return _error(
+            503, "Could not store the notification; deliver again later.", **{"Retry-After": RETRY_AFTER_SECONDS}
+        )
+    logs.log_outcome(body, receipt.outcome, receipt.duplicate)
+    return Answer(
+        200,
+        {
+            "status": "ok",
+            "notificationId": receipt.notification_id,
+            "outcome": receipt.outcome,
+            "detail": receipt.detail,
+            "duplicate": receipt.duplicate,
+        },
+    )
+
+
+def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    """The webhook as a WSGI application (see the module's docstring)."""
+    # What Django's request_started and request_finished do for the database: a connection that
+    # broke or is older than CONN_MAX_AGE is closed before and after the request. (Their other
+    # receivers reset caches and DEBUG's query log, which this request does not use; sending the
+    # signals cost a sixth of this function's CPU.)
+    close_old_connections()
+    try:
+        _check_host(environ)
+        result = answer(
+            method=environ["REQUEST_METHOD"],
+            content_length=environ.get("CONTENT_LENGTH"),
+            authorization=environ.get("HTTP_AUTHORIZATION", ""),
+            read=environ["wsgi.input"].read,
+        )
+    except DisallowedHost as error:
+        logging.getLogger("django.security.DisallowedHost").error(str(error))
+        result = _error(400, "Bad Request")
+    except Exception:
+        request_logger.error("Internal Server Error: %s", environ.get("PATH_INFO"), exc_info=True)
+        result = _error(500, "Internal Server Error")
+    finally:
+        close_old_connections()
+    content = json.dumps(result.body).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(content))), *result.headers.items()]
+    start_response(f"{result.status} {HTTPStatus(result.status).phrase}", headers)
+    return [content]
+
+
+def _check_host(environ: dict) -> None:
+    """ALLOWED_HOSTS, as Django checks it for every request (HttpRequest.get_host)."""
+    request = HttpRequest()
+    request.META = environ
+    request.get_host()
