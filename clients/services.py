@@ -40,6 +40,10 @@ def log_found(client_id: object, label: str) -> None:
     step(logger, "Found existing client: %s (%s)", client_id, Masked(label))
 
 
+def log_created(client_id: object, label: str) -> None:
+    step(logger, "Created new client: %s (%s)", client_id, Masked(label))
+
+
 def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, bool]:
     """A WhatsApp hidden id (`…@lid`) is not a phone number: it is kept apart, never as whatsapp_id."""
     step(logger, "Finding or creating client for lid: %s", lid)
@@ -54,12 +58,7 @@ def _create(client: Client, **identity: str) -> tuple[Client, bool]:
     # Two notifications from one new number may arrive at once: the unique column lets exactly one
     # INSERT through; the other waits for it to commit and then finds its row.
     if insert_or_skip(client):
-        step(
-            logger,
-            "Created new client: %s (%s)",
-            client.id,
-            client.name or Masked(client.whatsapp_id or ""),
-        )
+        log_created(client.id, client.name or client.whatsapp_id or "")
         return client, True
     client = Client.objects.get(**identity)
     log_found(client.id, client.name)

@@ -25,7 +25,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import Field
 from django.utils import timezone
 
-from clients.services import log_finding, log_found
+from clients.phones import contained_parts
+from clients.services import log_created, log_finding, log_found
 from whatsapp.models import Message, Notification
 from whatsapp.notifications import MessageNotification, StatusNotification
 
@@ -86,13 +87,26 @@ def _message_insert(columns: tuple[str, ...]) -> str:
 
 @cache
 def _message_sql(columns: tuple[str, ...]) -> str:
+    """A client's message. A number we do not know, and that contains no client's number (the
+    guide's "contained in" rule, whose matches the general way decides), becomes a client here too,
+    as clients.services creates one; a concurrent creation of the same number wins, and this one
+    goes the general way, which then finds that client."""
     return f"""
-WITH client AS (
+WITH found AS (
     SELECT id, name FROM clients WHERE whatsapp_id = %s
+), created AS (
+    INSERT INTO clients (id, name, phone, whatsapp_id, created_at, updated_at)
+    SELECT gen_random_uuid(), %s, %s, %s, now(), now()
+    WHERE NOT EXISTS (SELECT FROM found) AND NOT EXISTS (SELECT FROM clients WHERE whatsapp_id = ANY(%s))
+    ON CONFLICT DO NOTHING
+    RETURNING id, name
+), client AS (
+    SELECT id, name FROM found UNION ALL SELECT id, name FROM created
 ), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client){_REDELIVERY}
 ), message AS ({_message_insert(columns)}
 )
-SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message)
+SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message),
+    EXISTS (SELECT FROM created)
 FROM client LEFT JOIN notification n ON true
 """
 
@@ -115,7 +129,7 @@ WITH locked AS (
     RETURNING id, deliveries, outcome, detail
 ), message AS ({_message_insert(columns)}
 )
-SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message)
+SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message), false
 FROM client LEFT JOIN notification n ON true
 """
 
@@ -177,7 +191,7 @@ def _notification_values(parsed: MessageNotification | StatusNotification, raw: 
 
 
 def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> Stored | None:
-    from whatsapp.services import log_duplicate, log_extracted, log_processed, message_columns
+    from whatsapp.services import client_name, log_duplicate, log_extracted, log_processed, message_columns
 
     person = parsed.person
     env = parsed.envelope
@@ -190,16 +204,20 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> Stor
         params = [lock, person.value, *notification, env.instance_id, env.id_message, *columns.values()]
         row = _execute(_outgoing_sql(shape), params)
     else:
-        row = _execute(_message_sql(shape), [person.value, *notification, *columns.values()])
+        new_client = [client_name(parsed), "+" + person.value, person.value, contained_parts(person.value)]
+        row = _execute(_message_sql(shape), [person.value, *new_client, *notification, *columns.values()])
     if row is None or row[2] is None:
-        return None  # a new client, or a notification failed or waiting before: the general way decides
-    client_id, name, notification_id, deliveries, outcome, detail, message_id = row
+        return None  # a new client we may not create here, a failed or waiting notification: the general way
+    client_id, name, notification_id, deliveries, outcome, detail, message_id, created = row
     if deliveries > 1:
         log_duplicate(parsed, outcome)
         return notification_id, outcome, detail, True
     log_extracted(person)
     log_finding(person.value)
-    log_found(client_id, name or person.value)
+    if created:
+        log_created(client_id, name or person.value)
+    else:
+        log_found(client_id, name or person.value)
     if message_id is None:
         # The message was stored already under another notification (a hand-made test body and
         # the real one, say): this one is kept, and says so.

@@ -254,9 +254,7 @@ def _client_for(parsed: MessageNotification) -> Client:
     person: ChatId | None = parsed.person
     if person is None:
         raise Malformed(f"group message without a participant: sender {parsed.sender.raw if parsed.sender else ''!r}")
-    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
-    # In outgoing notifications senderName is our own business, not the client.
-    name = "" if outbound else parsed.sender_name
+    name = client_name(parsed)
     if person.kind == "lid":
         client, _ = client_find_or_create_by_lid(lid=person.value, name=name)
         return client
@@ -268,6 +266,13 @@ def _client_for(parsed: MessageNotification) -> Client:
     )
     client, _ = client_find_or_create_by_phone(phone=person.value, name=name)
     return client
+
+
+def client_name(parsed: MessageNotification) -> str:
+    """The name a client created from this message gets (the fast path creates them too)."""
+    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
+    # In outgoing notifications senderName is our own business, not the client.
+    return "" if outbound else parsed.sender_name[:255]
 
 
 def _merge_repeat(message: Message, parsed: MessageNotification) -> tuple[str, str]:

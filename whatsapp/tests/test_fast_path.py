@@ -48,10 +48,37 @@ def test_fast_and_general_paths_store_the_same_message(post_webhook, settings, n
     assert general_queries >= 3
 
 
-def test_a_new_number_goes_the_general_way(post_webhook, capsys) -> None:
-    post_webhook(payload("incomingMessageReceived.textMessage.json"))
-    assert "Created new client: " in capsys.readouterr().out
-    assert Message.objects.get().client.whatsapp_id == "79031234567"
+@pytest.mark.parametrize(
+    "name", ["incomingMessageReceived.textMessage.json", "incomingMessageReceived.imageMessage.json"]
+)
+def test_a_new_number_becomes_a_client_in_the_same_statement_as_the_general_way_makes_it(
+    post_webhook, settings, capsys, name: str
+) -> None:
+    results = []
+    for fast in (False, True):
+        settings.WEBHOOK_FAST_PATH = fast
+        body = payload(name)
+        with CaptureQueriesContext(connection) as queries:
+            assert post_webhook(body).json()["outcome"] == "processed"
+        assert "Created new client: " in capsys.readouterr().out
+        client = Client.objects.values("name", "phone", "whatsapp_id", "whatsapp_lid").get()
+        message = Message.objects.values(*(f for f in COMPARED if f != "client_id")).get()
+        statements = [q for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+        results.append((client, message, len(statements)))
+        Message.objects.all().delete()
+        Notification.objects.all().delete()
+        Client.objects.all().delete()
+    (general_client, general_message, general_queries), (client, message, queries) = results
+    assert (client, message) == (general_client, general_message)
+    assert queries == 1
+    assert general_queries >= 4
+
+
+def test_a_number_that_contains_a_clients_number_goes_the_general_way_to_that_client(post_webhook) -> None:
+    stored_without_country_code = Client.objects.create(name="Анна", whatsapp_id="9031234567")
+    assert post_webhook(payload("incomingMessageReceived.textMessage.json")).json()["outcome"] == "processed"
+    assert Client.objects.count() == 1
+    assert Message.objects.get().client == stored_without_country_code
 
 
 def _redelivered(post_webhook, settings, fast: bool, body: dict) -> tuple[dict, int]:
