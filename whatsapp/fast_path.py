@@ -1,17 +1,22 @@
-"""The webhook's two common cases, each in one SQL statement (PostgreSQL).
+"""The webhook's common cases, each in one SQL statement (PostgreSQL).
 
-Most notifications are a known client writing to us (or us to them), or a status of a message we
-sent. Done step by
-step that is five round trips (BEGIN, three statements, COMMIT) and the ORM around each; here each
-is one data-modifying CTE in autocommit, atomic and durable on its own (bench/RESULTS.md measures
-what it bought).
+Most notifications are a client writing to us (or us to them), a status of a message we sent, or
+Green API delivering one of those again. Done step by step that is up to eight round trips (BEGIN,
+the statements, COMMIT) and the ORM around each; here each is one data-modifying CTE in
+autocommit, atomic and durable on its own, and prepared once per connection (bench/RESULTS.md
+measures what each part bought):
 
-It only ever takes the case it is sure of. Anything else — a new number, a duplicate, an edit or
-reaction, an outgoing message, a status that is not ahead or whose message is not here, any
-error — returns None and goes the general way (`services.notification_receive`), which decides it
-exactly as if this module did not exist. A message's columns come from the same
-`services.message_columns` the general way uses, the others are the model's defaults written as SQL,
-and the test suite posts every payload both ways and compares the rows.
+- a message from or to a client we know by number; from a number we do not know, the client too,
+  unless the number contains a client's number (the guide's rule: the general way decides);
+- a status, moving the message forward or kept with why it did not;
+- a redelivery of one of these that is done: counted, and answered as done.
+
+It only ever takes the case it is sure of. Anything else (a `@lid`, an edit or reaction, our own
+send, a status before its message, a failed notification redelivered, any error) returns None and
+goes the general way (`services.notification_receive`), which decides it exactly as if this module
+did not exist. A message's columns come from the same `services.message_columns` the general way
+uses, the others are the model's defaults written as SQL, and the test suite posts every payload
+both ways and compares the rows.
 """
 
 import json
