@@ -390,10 +390,8 @@ def envelope_of(body: dict) -> Envelope:
 
 
 def dedupe_key(body: dict, raw: bytes, env: Envelope | None = None) -> str:
-    """The identity Green API redelivers under (REFERENCE §9): instance, type, idMessage, status.
-
-    `env` is `envelope_of(body)`, when the caller has it already."""
-    env = env or envelope_of(body)
+    """The identity Green API redelivers under (REFERENCE §9): instance, type, idMessage, status."""
+    env = env or envelope_of(body)  # the caller may have it already
     if env.id_message:
         # outgoingMessageStatus and incomingCall send one notification per status under one idMessage.
         status = _str(body.get("status"))
@@ -450,17 +448,12 @@ def unwrap(body: dict) -> dict:
     return body
 
 
-def parse(
-    body: dict,
-    env: Envelope | None = None,
-) -> MessageNotification | StatusNotification | InstanceNotification:
-    """Raises Malformed when the notification lacks what its kind needs, or is of an unknown kind.
-
-    `env` is `envelope_of(body)`, when the caller has it already."""
+def parse(body: dict, env: Envelope | None = None) -> MessageNotification | StatusNotification | InstanceNotification:
+    """Raises Malformed when the notification lacks what its kind needs, or is of an unknown kind."""
     if isinstance(body.get("data"), dict) and "messageData" not in body:
         body = from_guide_format(body)
         env = None  # the guide's format keeps idMessage and timestamp elsewhere
-    env = env or envelope_of(body)
+    env = env or envelope_of(body)  # the caller may have it already
     kind = env.type_webhook
     if kind in MESSAGE_TYPES:
         sender_data = _dict(body.get("senderData"))

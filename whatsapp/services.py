@@ -258,12 +258,7 @@ def _client_for(parsed: MessageNotification) -> Client:
     if person.kind == "lid":
         client, _ = client_find_or_create_by_lid(lid=person.value, name=name)
         return client
-    step(
-        logger,
-        "Extracted phone number from chatId %s: %s",
-        Masked(person.raw),
-        Masked(person.value),
-    )
+    log_extracted(person)
     client, _ = client_find_or_create_by_phone(phone=person.value, name=name)
     return client
 
