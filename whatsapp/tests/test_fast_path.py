@@ -220,3 +220,12 @@ def test_a_status_kept_waiting_is_applied_when_the_fast_path_stores_its_message(
     assert "pg_advisory_xact_lock" in queries[0]["sql"] or "pg_advisory_xact_lock" in queries[1]["sql"]
     assert Message.objects.get().status == "delivered"
     assert Notification.objects.get(type_webhook="outgoingMessageStatus").outcome == "processed"
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_new_client_with_a_very_long_name_is_kept_with_the_name_cut(post_webhook, settings, fast) -> None:
+    settings.WEBHOOK_FAST_PATH = fast
+    body = payload("incomingMessageReceived.textMessage.json")
+    body["senderData"]["senderName"] = body["senderData"]["senderContactName"] = "Я" * 300
+    assert post_webhook(body).json()["outcome"] == "processed"
+    assert Client.objects.get().name == "Я" * 255
