@@ -6,8 +6,9 @@ the statements, COMMIT) and the ORM around each; here each is one data-modifying
 autocommit, atomic and durable on its own, and prepared once per connection (bench/RESULTS.md
 measures what each part bought):
 
-- a message from or to a client we know by number; from a number we do not know, the client too,
-  unless the number contains a client's number (the guide's rule: the general way decides);
+- a message from or to a client we know by number; from a number we do not know, a second
+  statement creates the client too, unless the number contains a client's number (the guide's
+  rule: the general way decides);
 - a status, moving the message forward or kept with why it did not;
 - a redelivery of one of these that is done: counted, and answered as done.
 
@@ -30,7 +31,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import Field
 from django.utils import timezone
 
-from clients.phones import contained_parts
+from clients.phones import MIN_CONTAINED_DIGITS
 from clients.services import log_created, log_finding, log_found
 from whatsapp.models import Message, Notification
 from whatsapp.notifications import MessageNotification, StatusNotification
@@ -90,28 +91,43 @@ def _message_insert(columns: tuple[str, ...]) -> str:
     RETURNING id"""
 
 
+# phones.contained_parts(number) in SQL: every run of at least MIN_CONTAINED_DIGITS digits of the
+# number but the whole of it (a test compares the two).
+CONTAINED_PARTS_SQL = f"""
+    SELECT substr(number, start, size)
+    FROM (SELECT %s::text AS number) AS given,
+        generate_series(1, length(number)) AS start,
+        generate_series({MIN_CONTAINED_DIGITS}, length(number) - 1) AS size
+    WHERE start + size - 1 <= length(number)"""
+
+
 @cache
-def _message_sql(columns: tuple[str, ...]) -> str:
-    """A client's message. A number we do not know, and that contains no client's number (the
-    guide's "contained in" rule, whose matches the general way decides), becomes a client here too,
-    as clients.services creates one; a concurrent creation of the same number wins, and this one
-    goes the general way, which then finds that client."""
-    return f"""
-WITH found AS (
-    SELECT id, name FROM clients WHERE whatsapp_id = %s
-), created AS (
+def _message_sql(columns: tuple[str, ...], *, new_client: bool = False) -> str:
+    """A message from a client we know by number; with `new_client`, from a number that is no
+    client's yet and contains none's (the guide's "contained in" rule, whose matches the general
+    way decides): the client is created as clients.services creates one. A separate statement,
+    tried only after the first found no client: an INSERT INTO clients in every message's statement
+    would fire the clients' counting trigger every time, rows or not. If the same number is being
+    created concurrently, that creation wins and this one goes the general way, which finds it."""
+    if new_client:
+        client = f"""created AS (
     INSERT INTO clients (id, name, phone, whatsapp_id, created_at, updated_at)
-    SELECT gen_random_uuid(), %s, %s, %s, now(), now()
-    WHERE NOT EXISTS (SELECT FROM found) AND NOT EXISTS (SELECT FROM clients WHERE whatsapp_id = ANY(%s))
+    SELECT gen_random_uuid(), %s, '+' || %s, %s, now(), now()
+    WHERE NOT EXISTS (SELECT FROM clients WHERE whatsapp_id = %s)
+        AND NOT EXISTS (SELECT FROM clients WHERE whatsapp_id IN ({CONTAINED_PARTS_SQL}))
     ON CONFLICT DO NOTHING
     RETURNING id, name
 ), client AS (
-    SELECT id, name FROM found UNION ALL SELECT id, name FROM created
+    SELECT id, name FROM created"""
+    else:
+        client = """client AS (
+    SELECT id, name FROM clients WHERE whatsapp_id = %s"""
+    return f"""
+WITH {client}
 ), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client){_REDELIVERY}
 ), message AS ({_message_insert(columns)}
 )
-SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message),
-    EXISTS (SELECT FROM created)
+SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message), {new_client}
 FROM client LEFT JOIN notification n ON true
 """
 
@@ -209,8 +225,10 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> Stor
         params = [lock, person.value, *notification, env.instance_id, env.id_message, *columns.values()]
         row = _execute(_outgoing_sql(shape), params)
     else:
-        new_client = [client_name(parsed), "+" + person.value, person.value, contained_parts(person.value)]
-        row = _execute(_message_sql(shape), [person.value, *new_client, *notification, *columns.values()])
+        row = _execute(_message_sql(shape), [person.value, *notification, *columns.values()])
+        if row is None:  # no client has this number
+            client = [client_name(parsed), *[person.value] * 4]
+            row = _execute(_message_sql(shape, new_client=True), [*client, *notification, *columns.values()])
     if row is None or row[2] is None:
         return None  # a new client we may not create here, a failed or waiting notification: the general way
     client_id, name, notification_id, deliveries, outcome, detail, message_id, created = row

@@ -23,8 +23,8 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
-from django.http import HttpRequest
 
 from whatsapp import logs
 from whatsapp.services import notification_receive
@@ -138,7 +138,8 @@ def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
 
 
 def _check_host(environ: dict) -> None:
-    """ALLOWED_HOSTS, as Django checks it for every request (HttpRequest.get_host)."""
-    request = HttpRequest()
-    request.META = environ
+    """ALLOWED_HOSTS, as Django checks it for every request: its own get_host(), which reads only
+    the environ, so the rest of a request object is not built."""
+    request = WSGIRequest.__new__(WSGIRequest)
+    request.environ = request.META = environ
     request.get_host()
