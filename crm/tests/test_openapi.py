@@ -22,7 +22,7 @@ def _keep_the_test_transaction():
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     # The webhook's own WSGI application (whatsapp/webhook.py) checks connections without the signals.
-    with mock.patch("whatsapp.webhook.close_old_connections"):
+    with mock.patch("whatsapp.webhook.check_connection"):
         yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)

@@ -49,7 +49,7 @@ def call(method: str, path: str, body: bytes = b"", connections: mock.Mock | Non
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        with mock.patch("whatsapp.webhook.close_old_connections", connections or mock.Mock()):
+        with mock.patch("whatsapp.webhook.check_connection", connections or mock.Mock()):
             result = application(environ, start_response)
         try:
             content = b"".join(result)
