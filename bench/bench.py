@@ -16,7 +16,6 @@ import fcntl
 import http.client
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -34,20 +33,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import results
+from results import CONNECTIONS, PYTHON, ROOT, TARGETS, THREADS
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-PYTHON = ROOT / ".venv" / "bin" / "python"
 SERVER = "postgres://postgres@127.0.0.1:5432"
-RESULTS = BENCH / "RESULTS.md"
-START, END = "<!-- latest run: start -->", "<!-- latest run: end -->"
-CONNECTIONS, THREADS = 16, 2
 # The databases the benchmark may drop and create; never one that holds someone's data.
 FORBIDDEN_DATABASES = {"crm", "test_crm", "postgres", "template0", "template1"}
 MESSAGE_KINDS = {"incomingMessageReceived", "outgoingAPIMessageReceived"}
 TICKS = os.sysconf("SC_CLK_TCK")
 ADMIN = ("bench@example.com", "bench-password-" + secrets.token_hex(8))
-TARGETS = {"webhook/healthz": 0.35, "stats large/small": 2.0, "clear/delete": 1.5}
 
 
 @dataclass
@@ -136,7 +131,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     _database_create(args.database)
     _sh(_procfile("release"), env, out / "release.log")
     _manage(env, out / "release.log", "ensure_admin")
-    figures["machine"] = _machine(db_url, env)
+    figures["machine"] = results.machine(db_url, env)
     figures["known_clients"] = _known_clients(db_url)
     with _server(env, port, out / "gunicorn.log") as server:
         figures["machine"]["gunicorn_workers"] = _workers(out / "gunicorn.log")
@@ -157,8 +152,8 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     figures["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     (out / "results.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     if not args.smoke:
-        _write_results(figures)
-        print(f"\nWritten to {RESULTS.relative_to(ROOT)} and {out.relative_to(ROOT)}/results.json")
+        results.write(figures)
+        print(f"\nWritten to {results.RESULTS.relative_to(ROOT)} and {out.relative_to(ROOT)}/results.json")
     else:
         print(f"\nSmoke run: figures in {out.relative_to(ROOT)}/results.json; bench/RESULTS.md untouched")
     return 0 if check["ok"] else 1
@@ -616,145 +611,13 @@ def _print_clear(figures: dict, sizes: Sizes) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The machine and the results file.
+# The database.
 
 
 def _database_create(name: str) -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
         db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         db.execute(f'CREATE DATABASE "{name}"')
-
-
-def _machine(db_url: str, env: dict) -> dict:
-    cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-    with psycopg.connect(db_url) as db:
-        server = {k: db.execute(f"SHOW {k}").fetchone()[0] for k in ("server_version", "fsync", "shared_buffers")}
-    # As the application's own connection sees it: settings OPTIONS could turn it off per session.
-    app_sync = (
-        subprocess.run(
-            [PYTHON, "manage.py", "shell", "--verbosity", "0", "-c", _SHOW_SYNC],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=ROOT, capture_output=True).returncode
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu.group(1).strip() if cpu else platform.processor(),
-        "ram_gib": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": server["server_version"],
-        "fsync": server["fsync"],
-        "shared_buffers": server["shared_buffers"],
-        "synchronous_commit_app": app_sync,
-        "wrk": wrk.split(" Copyright")[0],
-        "commit": commit.stdout.strip() + (" + uncommitted changes" if dirty else ""),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-_SHOW_SYNC = (
-    "from django.db import connection\n"
-    "with connection.cursor() as c:\n"
-    "    c.execute('SHOW synchronous_commit')\n"
-    "    print(c.fetchone()[0])"
-)
-
-
-def _write_results(f: dict) -> None:
-    """Replace the "latest run" section of bench/RESULTS.md; anything around it is left as written."""
-    section = "\n".join([START, *_latest_run(f), END])
-    text = RESULTS.read_text() if RESULTS.exists() else _RESULTS_HEADER
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-
-
-def _latest_run(f: dict) -> list[str]:
-    m, w, h, c = f["machine"], f["webhook"], f["healthz"], f["check"]
-    ss, sl, cs, cl = f["stats_small"], f["stats_large"], f["clear_small"], f["clear_large"]
-    delete, seed = f["delete_large"], f["seed_large"]
-    small, large = f"{ss['messages']:,}", f"{sl['messages']:,}"
-    return [
-        "## Latest run",
-        "",
-        f"- **Date**: {m['date']} (commit {m['commit']})",
-        f"- **Command**: `{f['command']}`",
-        f"- **Machine**: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}; "
-        f"load average at start {m['load_average_at_start']} (a shared machine: figures are noisy)",
-        f"- **Software**: PostgreSQL {m['postgresql']} (fsync {m['fsync']}, shared_buffers {m['shared_buffers']}), "
-        f"Python {m['python']}, {m['wrk']}, gunicorn with {m['gunicorn_workers']} sync workers (Procfile)",
-        f"- **Durability**: synchronous_commit `{m['synchronous_commit_app']}` as the application's connection sees it",
-        f"- **Data before the run**: {f.get('known_clients', 0):,} existing clients (90% of the 10,000 numbers "
-        "that write; the other 10% are new and are created during the run)",
-        "",
-        f"### Throughput: {f['sizes']['duration']} s each, {CONNECTIONS} connections, {THREADS} wrk threads",
-        "",
-        "| endpoint | requests/s | p50 | p99 | CPU per request: gunicorn / PostgreSQL / wrk |",
-        "|---|---:|---:|---:|---|",
-        _throughput_row("POST /whatsapp/webhook", w),
-        _throughput_row("GET /healthz", h),
-        "",
-        f"Webhook / healthz: **{100 * f['ratio_webhook_healthz']:.1f}%**, "
-        f"{_verdict(f['ratio_webhook_healthz'] >= TARGETS['webhook/healthz'])} (at least 35%). "
-        f"Mix sent: {w['sent']}.",
-        "",
-        f"**Loss check: {'PASS' if c['ok'] else 'FAIL'}**: {c['acknowledged']} distinct notifications acknowledged, "
-        f"{c['rows']} rows ({c['rows'] - c['acknowledged']} from the {c['unanswered']} requests left unanswered when "
-        f"wrk stopped); {c['answers_200']} answers 200, sum(deliveries) {c['deliveries']}; {c['messages']} messages; "
-        f"outcomes {c['outcomes']}.",
-        "",
-        "### Stats, clear and DELETE",
-        "",
-        f"| measurement | at {small} messages | at {large} messages | ratio |",
-        "|---|---:|---:|---|",
-        f"| GET /whatsapp/stats, median of {sl['requests']} | {ss['median_ms']:.2f} ms | {sl['median_ms']:.2f} ms "
-        f"| **{f['ratio_stats']:.2f}x**, {_verdict(f['ratio_stats'] <= TARGETS['stats large/small'])} (at most 2x) |",
-        f"| clear_whatsapp_messages, max RSS | {cs['max_rss_kib'] / 1024:.0f} MiB | {cl['max_rss_kib'] / 1024:.0f} MiB "
-        f"| {cl['max_rss_kib'] / max(cs['max_rss_kib'], 1):.2f}x |",
-        "",
-        f"| at {large} messages | seconds |",
-        "|---|---:|",
-        f"| `manage.py clear_whatsapp_messages --noinput` | {cl['seconds']:.2f} |",
-        f"| raw `DELETE FROM messages WHERE channel = 'whatsapp'` | {delete['seconds']:.2f} |",
-        f"| ratio | **{f['ratio_clear_delete']:.2f}x**, "
-        f"{_verdict(f['ratio_clear_delete'] <= TARGETS['clear/delete'])} (at most 1.5x) |",
-        "",
-        f"Seeding {seed['messages']:,} messages (`seed_demo_data`): {seed['seconds']:.1f} s, "
-        f"max RSS {seed['max_rss_kib'] / 1024:.0f} MiB. Raw numbers: `bench/out/latest/` (not committed).",
-    ]
-
-
-def _verdict(ok: bool) -> str:
-    return "meets the target" if ok else "**misses the target**"
-
-
-def _throughput_row(name: str, run: dict) -> str:
-    latency, cpu = run["latency_ms"], run["cpu_ms_per_request"]
-    return (
-        f"| {name} | {run['rps']:.1f} | {latency['p50']:.2f} ms | {latency['p99']:.2f} ms "
-        f"| {cpu['gunicorn']:.2f} / {cpu['postgres']:.2f} / {cpu['wrk']:.2f} ms "
-        f"(machine {cpu['machine_busy_pct']:.0f}% busy) |"
-    )
-
-
-_RESULTS_HEADER = """# Benchmark results
-
-Produced by `bench/run` (README, "Benchmark"); the section between the markers below is rewritten by
-every full run, so notes and older figures belong above it.
-"""
 
 
 if __name__ == "__main__":
