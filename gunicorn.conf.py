@@ -7,10 +7,12 @@ os.environ.setdefault("DB_LOCK_TIMEOUT_MS", "5000")
 os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "15000")
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
-# Sync workers, two per core plus one (gunicorn's own advice): the webhook's time is CPU in Python
-# around one database round trip, and while a worker waits for PostgreSQL's commit another one runs.
-# Under the GIL processes beat threads for that (bench/RESULTS.md compares).
-workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
+# Sync workers, three per core: the webhook's time is CPU in Python around one database round trip,
+# and while a worker waits for PostgreSQL's durable commit another one runs. Two per core plus one
+# (gunicorn's usual advice) still left the machine idle 2% of the time; three per core gives the
+# webhook 1-3% more and /healthz 1-2% less (bench/RESULTS.md). Under the GIL processes beat threads
+# for this (bench/RESULTS.md compares).
+workers = int(os.environ.get("WEB_CONCURRENCY", str(3 * (os.cpu_count() or 1))))
 worker_class = "sync"
 # A request stuck longer than this is killed; its transaction rolls back and the sender retries.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
