@@ -134,12 +134,13 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     figures["machine"] = results.machine(db_url, env)
     figures["known_clients"] = _known_clients(db_url)
     with _server(env, port, out / "gunicorn.log") as server:
-        figures["machine"]["gunicorn_workers"] = _workers(out / "gunicorn.log")
         _stage(f"POST /whatsapp/webhook: {sizes.duration} s, {CONNECTIONS} connections")
         webhook = _wrk("webhook", f"http://127.0.0.1:{port}/whatsapp/webhook", sizes, out, env, server, db_url)
         _stage(f"GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
         healthz = _wrk("healthz", f"http://127.0.0.1:{port}/healthz", sizes, out, env, server, db_url)
         figures["webhook"], figures["healthz"] = _wrk_figures(webhook), _wrk_figures(healthz)
+        # Read now, not at start: the first answer can come before every worker has said it booted.
+        figures["machine"]["gunicorn_workers"] = _workers(out / "gunicorn.log")
         figures["ratio_webhook_healthz"] = webhook.rps / healthz.rps if healthz.rps else 0.0
         _print_throughput(webhook, healthz, figures["ratio_webhook_healthz"])
         _stage("loss check")
