@@ -18,30 +18,27 @@ import json
 import os
 import re
 import secrets
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import load
+import processes
 import psycopg
 import results
-from results import CONNECTIONS, PYTHON, ROOT, TARGETS, THREADS
+from results import CONNECTIONS, PYTHON, ROOT, TARGETS
 
 BENCH = ROOT / "bench"
 SERVER = "postgres://postgres@127.0.0.1:5432"
 # The databases the benchmark may drop and create; never one that holds someone's data.
 FORBIDDEN_DATABASES = {"crm", "test_crm", "postgres", "template0", "template1"}
 MESSAGE_KINDS = {"incomingMessageReceived", "outgoingAPIMessageReceived"}
-TICKS = os.sysconf("SC_CLK_TCK")
 ADMIN = ("bench@example.com", "bench-password-" + secrets.token_hex(8))
 
 
@@ -53,23 +50,6 @@ class Sizes:
     stats_requests: int
     small_clients: int = 100
     large_clients: int = 10_000
-
-
-@dataclass
-class Wrk:
-    requests: int = 0
-    seconds: float = 0.0
-    errors: dict[str, int] = field(default_factory=dict)
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    sent: Counter = field(default_factory=Counter)
-    codes: Counter = field(default_factory=Counter)
-    acks: dict[int, int] = field(default_factory=dict)
-    idents: list[tuple[str, str, str]] = field(default_factory=list)
-    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
 
 
 def main(argv: list[str]) -> int:
@@ -109,7 +89,7 @@ def _exclusive(path: Path) -> Iterator[bool]:
 
 def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int:
     db_url = f"{SERVER}/{args.database}"
-    port = _free_port()
+    port = processes.free_port()
     token = secrets.token_hex(16)
     env = {
         **os.environ,
@@ -129,20 +109,21 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     figures: dict = {"command": command, "smoke": args.smoke, "sizes": asdict(sizes)}
     _stage(f"database {args.database}: drop, create, Procfile release")
     _database_create(args.database)
-    _sh(_procfile("release"), env, out / "release.log")
-    _manage(env, out / "release.log", "ensure_admin")
+    processes.sh(processes.procfile("release"), env, out / "release.log")
+    processes.manage(env, out / "release.log", "ensure_admin")
     figures["machine"] = results.machine(db_url, env)
     figures["known_clients"] = _known_clients(db_url)
-    with _server(env, port, out / "gunicorn.log") as server:
+    with processes.server(env, port, out / "gunicorn.log") as server:
         _stage(f"POST /whatsapp/webhook: {sizes.duration} s, {CONNECTIONS} connections")
-        webhook = _wrk("webhook", f"http://127.0.0.1:{port}/whatsapp/webhook", sizes, out, env, server, db_url)
+        url = f"http://127.0.0.1:{port}"
+        webhook = load.run("webhook", f"{url}/whatsapp/webhook", sizes.duration, out, env, server, db_url)
         _stage(f"GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
-        healthz = _wrk("healthz", f"http://127.0.0.1:{port}/healthz", sizes, out, env, server, db_url)
-        figures["webhook"], figures["healthz"] = _wrk_figures(webhook), _wrk_figures(healthz)
+        healthz = load.run("healthz", f"{url}/healthz", sizes.duration, out, env, server, db_url)
+        figures["webhook"], figures["healthz"] = load.figures(webhook), load.figures(healthz)
         # Read now, not at start: the first answer can come before every worker has said it booted.
-        figures["machine"]["gunicorn_workers"] = _workers(out / "gunicorn.log")
+        figures["machine"]["gunicorn_workers"] = processes.workers(out / "gunicorn.log")
         figures["ratio_webhook_healthz"] = webhook.rps / healthz.rps if healthz.rps else 0.0
-        _print_throughput(webhook, healthz, figures["ratio_webhook_healthz"])
+        load.print_throughput(webhook, healthz, figures["ratio_webhook_healthz"])
         _stage("loss check")
         check = _check(db_url, webhook)
         figures["check"] = check
@@ -165,228 +146,10 @@ def _stage(title: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Processes.
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _procfile(name: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        key, sep, command = line.partition(":")
-        if sep and key.strip() == name:
-            return command.strip()
-    raise SystemExit(f"Procfile has no {name}: line")
-
-
-def _sh(command: str, env: dict, log: Path) -> None:
-    with log.open("a") as f:
-        subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
-
-
-def _manage(env: dict, log: Path, *args: str) -> None:
-    with log.open("a") as f:
-        subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
-
-
-def _measured(command: list[str], env: dict, log: Path) -> tuple[float, int]:
-    """Run to the end; wall seconds and the child's own peak RSS in KiB (wait4: no other child counts)."""
-    with log.open("a") as f:
-        started = time.monotonic()
-        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.monotonic() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise SystemExit(f"{' '.join(map(str, command))} failed ({child.returncode}); see {log}")
-    return seconds, usage.ru_maxrss
-
-
-@contextmanager
-def _server(env: dict, port: int, log: Path) -> Iterator[subprocess.Popen]:
-    """gunicorn as the Procfile's web line starts it, stopped (its whole process group) on the way out."""
-    with log.open("w") as f:
-        server = subprocess.Popen(
-            ["bash", "-c", _procfile("web")],
-            cwd=ROOT,
-            env=env,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_ready(server, port, log)
-        yield server
-    finally:
-        _stop(server)
-
-
-def _wait_ready(server: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({server.returncode}); see {log}")
-        try:
-            if _get(port, "/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"gunicorn not ready after 60 s; see {log}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 25), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _workers(log: Path) -> int:
-    return log.read_text(errors="replace").count("Booting worker")
-
-
-def _get(port: int, path: str, token: str = "") -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-    finally:
-        conn.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# wrk, and where the CPU went while it ran.
-
-
-def _wrk(name: str, url: str, sizes: Sizes, out: Path, env: dict, server: subprocess.Popen, db_url: str) -> Wrk:
-    report = out / f"wrk-{name}.tsv"
-    wrk_env = {
-        **env,
-        "BENCH_WRK_OUT": str(report),
-        "BENCH_RUN_ID": secrets.token_hex(4).upper(),
-        "BENCH_WEBHOOK_TOKEN": env["GREEN_API_WEBHOOK_TOKEN"],
-    }
-    command = [
-        shutil.which("wrk") or "wrk",
-        f"-t{THREADS}",
-        f"-c{CONNECTIONS}",
-        f"-d{sizes.duration}s",
-        "--timeout",
-        "10s",
-        "--latency",
-        "-s",
-        f"bench/{name}.lua",
-        url,
-    ]
-    with psycopg.connect(db_url, autocommit=True) as db:
-        before = _cpu_snapshot(server.pid, db)
-        with (out / f"wrk-{name}.txt").open("w") as f:
-            child = subprocess.Popen(command, cwd=ROOT, env=wrk_env, stdout=f, stderr=subprocess.STDOUT)
-            _, status, usage = os.wait4(child.pid, 0)
-        after = _cpu_snapshot(server.pid, db)
-    if os.waitstatus_to_exitcode(status) != 0 or not report.exists():
-        raise SystemExit(f"wrk failed; see {out / f'wrk-{name}.txt'}")
-    run = _wrk_report(report)
-    requests = max(run.requests, 1)
-    run.cpu_ms_per_request = {
-        "gunicorn": 1000 * (after["gunicorn"] - before["gunicorn"]) / requests,
-        "postgres": 1000
-        * sum(cpu - before["backends"].get(pid, 0.0) for pid, cpu in after["backends"].items())
-        / requests,
-        "wrk": 1000 * (usage.ru_utime + usage.ru_stime) / requests,
-        "machine_busy_pct": 100 * (after["busy"] - before["busy"]) / max(after["total"] - before["total"], 1),
-    }
-    return run
-
-
-def _cpu_snapshot(server_pid: int, db: psycopg.Connection) -> dict:
-    pids = [r[0] for r in db.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
-    me = db.execute("SELECT pg_backend_pid()").fetchone()[0]
-    gunicorn = sum(cpu for _, pgrp, cpu in _processes() if pgrp == server_pid)
-    backends = {pid: cpu for pid, _, cpu in _processes(set(pids) - {me})}
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return {"gunicorn": gunicorn, "backends": backends, "busy": sum(fields) - idle, "total": sum(fields)}
-
-
-def _processes(only: set[int] | None = None) -> Iterator[tuple[int, int, float]]:
-    """(pid, process group, CPU seconds) of live processes, from /proc."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or (only is not None and int(entry.name) not in only):
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        rest = stat.rsplit(")", 1)[1].split()
-        yield int(entry.name), int(rest[2]), (int(rest[11]) + int(rest[12])) / TICKS
-
-
-def _wrk_report(path: Path) -> Wrk:
-    run = Wrk()
-    for line in path.read_text().splitlines():
-        kind, *values = line.split("\t")
-        if kind == "summary":
-            requests, duration, *errors = map(int, values)
-            run.requests, run.seconds = requests, duration / 1e6
-            run.errors = dict(zip(("connect", "read", "write", "status", "timeout"), errors, strict=True))
-        elif kind == "latency":
-            ms = (float(v) / 1000 for v in values)
-            run.latency_ms = dict(zip(("p50", "p90", "p99", "max", "mean"), ms, strict=True))
-        elif kind == "sent":
-            run.sent[values[0]] += int(values[1])
-        elif kind == "code":
-            run.codes[int(values[0])] += int(values[1])
-        elif kind == "ack":
-            run.acks[int(values[0])] = run.acks.get(int(values[0]), 0) + int(values[1])
-        elif kind == "ident":
-            run.idents.append((values[0], values[1], values[2] if len(values) > 2 else ""))
-    return run
-
-
-def _wrk_figures(run: Wrk) -> dict:
-    return {
-        "requests": run.requests,
-        "seconds": round(run.seconds, 3),
-        "rps": round(run.rps, 1),
-        "latency_ms": {k: round(v, 2) for k, v in run.latency_ms.items()},
-        "errors": run.errors,
-        "sent": dict(run.sent),
-        "codes": {str(k): v for k, v in run.codes.items()},
-        "cpu_ms_per_request": {k: round(v, 3) for k, v in run.cpu_ms_per_request.items()},
-    }
-
-
-def _print_throughput(webhook: Wrk, healthz: Wrk, ratio: float) -> None:
-    print(f"\n  {'':24}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, run in (("POST /whatsapp/webhook", webhook), ("GET /healthz", healthz)):
-        print(f"  {name:24}{run.rps:12.1f}{run.latency_ms['p50']:10.2f}{run.latency_ms['p99']:10.2f}")
-    verdict = "meets" if ratio >= TARGETS["webhook/healthz"] else "misses"
-    print(f"  ratio webhook/healthz: {100 * ratio:.1f}% ({verdict} the target of at least 35%)")
-    for name, run in (("webhook", webhook), ("healthz", healthz)):
-        cpu = run.cpu_ms_per_request
-        print(
-            f"  CPU per {name} request: gunicorn {cpu['gunicorn']:.2f} ms, PostgreSQL backends "
-            f"{cpu['postgres']:.2f} ms, wrk {cpu['wrk']:.2f} ms; machine busy {cpu['machine_busy_pct']:.0f}%"
-        )
-
-
-# ---------------------------------------------------------------------------------------------
 # The loss check.
 
 
-def _check(db_url: str, run: Wrk) -> dict:
+def _check(db_url: str, run: load.Wrk) -> dict:
     """What wrk was told (200 + notificationId) against what the database holds."""
     with psycopg.connect(db_url) as db:
         rows = db.execute(
@@ -473,7 +236,7 @@ def _data_stages(db_url: str, env: dict, port: int, sizes: Sizes, out: Path) -> 
     _settle(db_url)
     figures["stats_small"] = _time_stats(port, sizes.stats_requests, expect=sizes.small)
     _print_stats(figures["stats_small"])
-    seconds, rss = _measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
+    seconds, rss = processes.measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
     figures["clear_small"] = {"seconds": round(seconds, 3), "max_rss_kib": rss, "messages": sizes.small}
 
     _stage(f"seed_demo_data --messages {sizes.large:,}")
@@ -493,7 +256,7 @@ def _data_stages(db_url: str, env: dict, port: int, sizes: Sizes, out: Path) -> 
 
     _stage(f"clear_whatsapp_messages at {sizes.large:,} messages, then a raw DELETE of as many")
     _sql(db_url, "CHECKPOINT")
-    seconds, rss = _measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
+    seconds, rss = processes.measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
     figures["clear_large"] = {"seconds": round(seconds, 3), "max_rss_kib": rss, "messages": sizes.large}
     _sql(db_url, "VACUUM messages")
     _seed(env, log, 0, sizes.large)
@@ -508,7 +271,7 @@ def _data_stages(db_url: str, env: dict, port: int, sizes: Sizes, out: Path) -> 
 
 def _seed(env: dict, log: Path, clients: int, messages: int) -> tuple[float, int]:
     command = [PYTHON, "manage.py", "seed_demo_data", "--clients", str(clients), "--messages", str(messages)]
-    return _measured(command, env, log)
+    return processes.measured(command, env, log)
 
 
 def _settle(db_url: str) -> None:
