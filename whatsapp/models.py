@@ -133,6 +133,9 @@ class Message(models.Model):
     class Meta:
         db_table = "messages"
         ordering = ["-created_at"]
+        # Sending reaches a client's phone: a right of its own, apart from editing rows. The admin's
+        # reply box and POST /whatsapp/messages both require it.
+        permissions = [("send_message", "Can send WhatsApp messages")]
         constraints = [
             # The database, not a prior SELECT, stops a redelivered notification from making a
             # second row, however many arrive at once.
