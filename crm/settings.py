@@ -189,6 +189,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # Every token carries a hash of the user's password hash: a new password (the admin's form,
+    # `changepassword`) makes every earlier access and refresh token a 401.
+    "CHECK_REVOKE_TOKEN": True,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
