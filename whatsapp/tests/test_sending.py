@@ -13,7 +13,6 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from clients.models import Client
-from conftest import postgres_only
 from crm.testing.servers import ROOT, Gunicorn, database_url
 from whatsapp.greenapi import GreenAPI, GreenAPIError, GreenAPINotConfigured
 from whatsapp.models import Message
@@ -295,7 +294,10 @@ def test_a_bad_send_rate_stops_the_start_with_its_name() -> None:
     )
 
 
-@postgres_only
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the Procfile's gunicorn shares the test's database only on PostgreSQL (set DATABASE_URL)",
+)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_procfiles_server_limits_sending_from_the_environment_across_its_workers(fake_greenapi) -> None:
