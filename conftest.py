@@ -49,11 +49,23 @@ def post_webhook(client: HttpClient) -> Callable[..., object]:
     return post
 
 
+def grant(user, *permissions: str):
+    """Give `user` Django permissions named "app.codename"; returns the user, its permission cache fresh."""
+    from django.contrib.auth.models import Permission
+
+    for name in permissions:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return type(user).objects.get(pk=user.pk)
+
+
 @pytest.fixture
 def user(db):
+    """An API user allowed what the JSON API offers: reading statistics and sending."""
     from accounts.models import User
 
-    return User.objects.create_user(email="staff@example.com", password="correct-horse-battery")
+    user = User.objects.create_user(email="staff@example.com", password="correct-horse-battery")
+    return grant(user, "whatsapp.view_message", "whatsapp.send_message")
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -11,7 +13,7 @@ class UserManager(BaseUserManager["User"]):
     def _create(self, email: str, password: str | None, **extra: object) -> "User":
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=self.normalize_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -28,9 +30,18 @@ class UserManager(BaseUserManager["User"]):
             raise ValueError("A superuser must have is_staff=True and is_superuser=True.")
         return self._create(email, password, **extra)
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """The one form of an address: what is stored, what the login looks up and what the login
+        throttle counts. Any case, compatibility look-alikes (fullwidth ａ, ligatures: NFKC) and letters
+        whose capital is ASCII (dotless ı, long ſ: the trip through upper case, as PostgreSQL's UPPER
+        makes them equal) are the same address, on every database."""
+        return unicodedata.normalize("NFKC", (email or "").strip()).upper().lower()
+
     def get_by_natural_key(self, username: str) -> "User":
-        # People type their email with capitals now and then; the login must not care.
-        return self.get(email__iexact=username)
+        # Exact on the normal form, not the database's idea of case: on PostgreSQL `iexact` also
+        # matches `admın@` to `admin@`, on SQLite it does not, and the throttle cannot follow either.
+        return self.get(email=self.normalize_email(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -57,4 +68,4 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self) -> None:
         super().clean()
-        self.email = self.__class__.objects.normalize_email(self.email).lower()
+        self.email = self.__class__.objects.normalize_email(self.email)

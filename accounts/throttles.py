@@ -3,6 +3,7 @@ worker and every host sees the same attempts."""
 
 import hashlib
 
+from django.contrib.auth import get_user_model
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -26,6 +27,8 @@ class LoginEmailThrottle(SimpleRateThrottle):
         email = request.data.get("email") if isinstance(request.data, dict) else None
         if not isinstance(email, str) or not email.strip():
             return None  # a malformed body is a 400 anyway
-        # Hashed: an email may hold any character, a cache key may not.
-        ident = hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+        # The form the login looks the user up by: every spelling that reaches one account counts
+        # against it. Hashed: an email may hold any character, a cache key may not.
+        normal = get_user_model().objects.normalize_email(email)
+        ident = hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -1,8 +1,28 @@
-"""The webhook in the OpenAPI schema.
+"""The OpenAPI schema's shared answers (403, 429), and the webhook.
 
 The webhook is a plain Django view (it reads the raw body itself, see STYLE.md), so
 drf-spectacular cannot see it; this hook describes it exactly, as the README's table does.
 """
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from crm.api import ErrorSerializer
+
+
+def forbidden(permission: str) -> OpenApiResponse:
+    """The 403 of a view whose `required_permission` is `permission` (crm.permissions)."""
+    return OpenApiResponse(ErrorSerializer, description=f"The user lacks the permission {permission}")
+
+
+TOO_MANY = OpenApiResponse(ErrorSerializer, description="Too many requests: try again after Retry-After seconds")
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    required=True,
+    response=[429],
+    description="Seconds until the next request is allowed",
+)
 
 _ERROR = {
     "type": "object",

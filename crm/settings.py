@@ -166,9 +166,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+
+def _rate(name: str, default: str) -> str:
+    """A throttle rate from the environment, checked now: DRF would fail on it only at the first request."""
+    rate = env.str(name, default=default)
+    number, _, period = rate.partition("/")
+    if not number.isdigit() or period not in ("s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of requests per s, min, hour or day (30/min), not {rate!r}."
+        )
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A valid token, then the Django permission each view names (README, "Who may do what").
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm.permissions.HasRequiredPermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -178,8 +194,10 @@ REST_FRAMEWORK = {
     # socket's address is the client's, so nobody can dodge the login throttle by forging it.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
-        "login_ip": env.str("LOGIN_RATE_PER_IP", default="20/min"),
-        "login_email": env.str("LOGIN_RATE_PER_EMAIL", default="5/min"),
+        "login_ip": _rate("LOGIN_RATE_PER_IP", "20/min"),
+        "login_email": _rate("LOGIN_RATE_PER_EMAIL", "5/min"),
+        # Each message reaches a client's phone, and Green API bans numbers that send in bulk.
+        "send": _rate("SEND_RATE_PER_USER", "30/min"),
     },
 }
 
@@ -189,6 +207,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # Every token carries a hash of the user's password hash: a new password (the admin's form,
+    # `changepassword`) makes every earlier access and refresh token a 401.
+    "CHECK_REVOKE_TOKEN": True,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
 }

@@ -5,6 +5,7 @@ import logging
 from django.db import IntegrityError, transaction
 
 from clients.models import Client
+from clients.services import client_find_or_create_by_phone
 from crm.db import lock_key
 from whatsapp.greenapi import GreenAPI, GreenAPIError
 from whatsapp.models import Message
@@ -23,14 +24,20 @@ def chat_id_of(client: Client) -> str:
     raise GreenAPIError(f"{client} has no WhatsApp number: add one to the client first.")
 
 
+def _text_checked(text: str) -> str:
+    text = text.strip()
+    if not text or len(text) > MAX_TEXT:
+        raise ValueError(f"The text must have 1 to {MAX_TEXT} characters.")
+    return text
+
+
 def message_send(*, client: Client, text: str, quoted_external_id: str = "") -> Message:
     """Send `text` to the client. The message is stored at once as pending, so it is never lost
     even if Green API hangs; then it becomes `sent` with Green API's idMessage, or `failed` with the
     reason (and GreenAPIError is raised). Later webhooks for that idMessage update this same row.
+    A bad text (ValueError) or Green API not configured (GreenAPINotConfigured) writes nothing.
     """
-    text = text.strip()
-    if not text or len(text) > MAX_TEXT:
-        raise ValueError(f"The text must have 1 to {MAX_TEXT} characters.")
+    text = _text_checked(text)
     api = GreenAPI.from_settings()
     message = Message.objects.create(
         client=client,
@@ -52,6 +59,16 @@ def message_send(*, client: Client, text: str, quoted_external_id: str = "") -> 
         logger.warning("Sending to client %s failed: %s", client.pk, error)
         raise
     return _message_sent(message, id_message)
+
+
+def message_send_to_phone(*, phone: str, text: str) -> Message:
+    """Send to a phone number (digits, as clients.phones.to_whatsapp_id gives them), finding its
+    client or creating it. The client is created only once the message could go: a bad text or
+    Green API not configured raises before anything is written."""
+    _text_checked(text)
+    GreenAPI.from_settings()
+    client, _ = client_find_or_create_by_phone(phone=phone)
+    return message_send(client=client, text=text)
 
 
 def _message_sent(message: Message, id_message: str) -> Message:

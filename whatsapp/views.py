@@ -7,12 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from clients.services import client_find_or_create_by_phone
 from crm.api import ErrorSerializer
+from crm.openapi import RETRY_AFTER, TOO_MANY, forbidden
 from whatsapp import stats
 from whatsapp.greenapi import GreenAPIError, GreenAPINotConfigured
-from whatsapp.outbound import message_send
+from whatsapp.outbound import message_send, message_send_to_phone
 from whatsapp.serializers import MessageSendSerializer, MessageSerializer, StatsQuerySerializer, StatsSerializer
+from whatsapp.throttles import SendThrottle
 from whatsapp.webhook import answer
 
 
@@ -30,6 +31,9 @@ def webhook(request: HttpRequest) -> JsonResponse:
 
 
 class StatsView(APIView):
+    # Every message's text and every client's number: the right to read messages in the admin.
+    required_permission = "whatsapp.view_message"
+
     @extend_schema(
         summary="Message statistics and the most recent messages",
         parameters=[StatsQuerySerializer],
@@ -37,6 +41,7 @@ class StatsView(APIView):
             200: StatsSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Bad `limit`"),
             401: OpenApiResponse(ErrorSerializer, description="Missing or invalid access token"),
+            403: forbidden(required_permission),
         },
     )
     def get(self, request: Request) -> Response:
@@ -46,27 +51,34 @@ class StatsView(APIView):
 
 
 class MessagesView(APIView):
+    required_permission = "whatsapp.send_message"
+    throttle_classes = [SendThrottle]
+
     @extend_schema(
         summary="Send a WhatsApp message to a client (by id) or to a phone number",
         request=MessageSendSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             201: MessageSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Bad phone, empty or too long text"),
             401: OpenApiResponse(ErrorSerializer, description="Missing or invalid access token"),
+            403: forbidden(required_permission),
             404: OpenApiResponse(ErrorSerializer, description="No client with that id"),
+            429: TOO_MANY,
             502: OpenApiResponse(ErrorSerializer, description="Green API refused; the message is stored as failed"),
-            503: OpenApiResponse(ErrorSerializer, description="Green API is not configured"),
+            503: OpenApiResponse(ErrorSerializer, description="Green API is not configured; nothing is stored"),
         },
     )
     def post(self, request: Request) -> Response:
         data = MessageSendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if "clientId" in data.validated_data:
-            client = get_object_or_404(Client, pk=data.validated_data["clientId"])
-        else:
-            client, _ = client_find_or_create_by_phone(phone=data.validated_data["phone"])
+        text = data.validated_data["text"]
         try:
-            message = message_send(client=client, text=data.validated_data["text"])
+            if "clientId" in data.validated_data:
+                client = get_object_or_404(Client, pk=data.validated_data["clientId"])
+                message = message_send(client=client, text=text)
+            else:
+                message = message_send_to_phone(phone=data.validated_data["phone"], text=text)
         except GreenAPINotConfigured as error:
             return Response({"detail": str(error)}, status=503)
         except GreenAPIError as error:

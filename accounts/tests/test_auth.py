@@ -118,3 +118,18 @@ def test_staff_add_users_by_email_in_the_admin(client) -> None:
     created = User.objects.get(email="new@example.com")
     assert created.check_password(password)
     assert client.get(f"/admin/accounts/user/{created.pk}/change/").status_code == 200
+
+
+@pytest.mark.parametrize("gone", ["deleted", "deactivated"])
+def test_refresh_token_of_a_deleted_or_deactivated_user_is_a_401(client, user, gone: str) -> None:
+    tokens = login(client, "staff@example.com", "correct-horse-battery").json()
+    if gone == "deleted":
+        user.delete()
+    else:
+        user.is_active = False
+        user.save()
+    answer = client.post("/auth/refresh", {"refreshToken": tokens["refreshToken"]}, content_type="application/json")
+    assert answer.status_code == 401
+    assert answer.json()["detail"]
+    stats = client.get("/whatsapp/stats", headers={"Authorization": f"Bearer {tokens['accessToken']}"})
+    assert stats.status_code == 401

@@ -10,6 +10,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.models import User
+
 pytestmark = pytest.mark.django_db
 
 
@@ -130,3 +132,70 @@ def test_with_redis_url_the_cache_is_redis() -> None:
     client = redis.Redis.from_url(url)
     assert any(b"crm-test-key" in key for key in client.keys("*"))
     client.flushdb()
+
+
+def test_changing_the_password_revokes_every_earlier_token(client, user) -> None:
+    before = login(client, "staff@example.com", "correct-horse-battery").json()
+    refreshed = client.post("/auth/refresh", {"refreshToken": before["refreshToken"]}, content_type="application/json")
+    earlier = [before["accessToken"], refreshed.json()["accessToken"]]
+    admin = User.objects.create_superuser(email="boss@example.com", password="pw")
+    client.force_login(admin)
+    changed = client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"password1": "Another-long-pass-7", "password2": "Another-long-pass-7", "usable_password": "true"},
+    )
+    assert changed.status_code == 302
+    client.logout()
+    for access in earlier:
+        assert client.get("/whatsapp/stats", headers={"Authorization": f"Bearer {access}"}).status_code == 401
+    for refresh in [refreshed.json()["refreshToken"]]:
+        answer = client.post("/auth/refresh", {"refreshToken": refresh}, content_type="application/json")
+        assert answer.status_code == 401
+    after = login(client, "staff@example.com", "Another-long-pass-7")
+    assert after.status_code == 200
+    access = after.json()["accessToken"]
+    assert client.get("/whatsapp/stats", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+    again = client.post(
+        "/auth/refresh", {"refreshToken": after.json()["refreshToken"]}, content_type="application/json"
+    )
+    assert again.status_code == 200
+
+
+# Spellings of admin@example.com: case, spaces, a dotless ı (PostgreSQL's UPPER makes it I),
+# fullwidth letters (NFKC).
+SPELLINGS = [
+    "admin@example.com",
+    "Admin@Example.COM",
+    "admın@example.com",
+    "ADMIN@EXAMPLE.COM ",
+    "ａｄｍｉｎ@example.com",
+    "admin@ｅxample.com",
+]
+
+
+def test_every_spelling_of_one_address_counts_against_one_login_limit(client, db) -> None:
+    User.objects.create_user(email="admin@example.com", password="correct-horse-battery")
+    for i, spelling in enumerate(SPELLINGS[:5]):
+        assert login(client, spelling, ip=f"198.51.100.{i}").status_code == 401
+    assert login(client, SPELLINGS[5], "correct-horse-battery", ip="198.51.100.99").status_code == 429
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_logs_in_as_the_one_user_on_every_database(client, db, spelling: str) -> None:
+    admin = User.objects.create_user(email="admin@example.com", password="correct-horse-battery")
+    answer = login(client, spelling, "correct-horse-battery")
+    assert answer.status_code == 200
+    assert AccessToken(answer.json()["accessToken"])["user_id"] == str(admin.pk)
+
+
+def test_a_look_alike_of_an_existing_address_cannot_be_a_second_user(client, db) -> None:
+    User.objects.create_user(email="admin@example.com", password="correct-horse-battery")
+    client.force_login(User.objects.create_superuser(email="boss@example.com", password="pw"))
+    password = "Very-long-pass-123"
+    answer = client.post(
+        "/admin/accounts/user/add/",
+        {"email": "Admın@Example.com", "password1": password, "password2": password, "usable_password": "true"},
+    )
+    assert answer.status_code == 200
+    assert "already exists" in answer.content.decode()
+    assert User.objects.count() == 2

@@ -30,10 +30,12 @@ def _keep_the_test_transaction():
 
 @pytest.fixture
 def token(db) -> str:
+    """A user allowed every endpoint, so that schemathesis reaches past the 403."""
     from accounts.models import User
+    from conftest import grant
 
     user = User.objects.create_user(email="schema@example.com", password="pw-for-schemathesis")
-    return str(AccessToken.for_user(user))
+    return str(AccessToken.for_user(grant(user, "whatsapp.view_message", "whatsapp.send_message")))
 
 
 @schema.parametrize()
@@ -66,3 +68,14 @@ def test_schema_documents_the_webhook_and_the_guides_endpoints(client) -> None:
     paths = yaml.safe_load(client.get("/api/schema/").content)["paths"]
     assert {"/auth/login", "/auth/refresh", "/whatsapp/stats", "/whatsapp/webhook"} <= set(paths)
     assert set(paths["/whatsapp/webhook"]["post"]["responses"]) == {"200", "400", "401", "413", "503"}
+
+
+def test_schema_documents_refusals_and_limits(client) -> None:
+    import yaml
+
+    paths = yaml.safe_load(client.get("/api/schema/").content)["paths"]
+    assert {"401", "403"} <= set(paths["/whatsapp/stats"]["get"]["responses"])
+    for path in ("/whatsapp/messages", "/auth/login"):
+        too_many = paths[path]["post"]["responses"]["429"]
+        assert too_many["headers"]["Retry-After"]["required"] is True
+    assert {"401", "403"} <= set(paths["/whatsapp/messages"]["post"]["responses"])

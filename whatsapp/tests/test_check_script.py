@@ -29,7 +29,7 @@ def token(live_server) -> str:
 
     from accounts.models import User
 
-    User.objects.create_user(email="ops@example.com", password="pw-for-the-script")
+    User.objects.create_superuser(email="ops@example.com", password="pw-for-the-script")
     answer = requests.post(
         f"{live_server.url}/auth/login", json={"email": "ops@example.com", "password": "pw-for-the-script"}, timeout=10
     )

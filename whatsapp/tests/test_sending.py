@@ -3,10 +3,17 @@
 Green API is a real HTTP server on localhost (crm/testing/greenapi_fake.py), never a patched function.
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 import requests
+from django.db import connection
+from rest_framework_simplejwt.tokens import AccessToken
 
 from clients.models import Client
+from crm.testing.servers import ROOT, Gunicorn, database_url
 from whatsapp.greenapi import GreenAPI, GreenAPIError, GreenAPINotConfigured
 from whatsapp.models import Message
 from whatsapp.outbound import message_send
@@ -191,6 +198,7 @@ def test_api_rejects_bad_input_with_400_and_sends_nothing(api, fake_greenapi, bo
     assert answer.json()["detail"]
     assert fake_greenapi.sent == []
     assert not Message.objects.exists()
+    assert not Client.objects.exists()
 
 
 def test_api_unknown_client_is_404(api, fake_greenapi) -> None:
@@ -217,6 +225,14 @@ def test_api_without_green_api_settings_is_503(api, anna, settings) -> None:
     assert "GREEN_API_TOKEN" in answer.json()["detail"]
 
 
+def test_api_without_green_api_settings_creates_no_client_for_a_new_number(api, settings) -> None:
+    settings.GREEN_API_ID_INSTANCE = ""
+    answer = api.post("/whatsapp/messages", {"phone": "+7 916 555-01-02", "text": "x"}, content_type="application/json")
+    assert answer.status_code == 503
+    assert "GREEN_API_ID_INSTANCE" in answer.json()["detail"]
+    assert (Client.objects.count(), Message.objects.count()) == (0, 0)
+
+
 def test_api_needs_a_token(client) -> None:
     assert (
         client.post(
@@ -224,3 +240,98 @@ def test_api_needs_a_token(client) -> None:
         ).status_code
         == 401
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# How often one user may send (SEND_RATE_PER_USER, 30/min by default)
+
+
+def send(client, anna: Client, **headers: str):
+    return client.post(
+        "/whatsapp/messages", {"clientId": str(anna.pk), "text": "Ещё раз"}, content_type="application/json", **headers
+    )
+
+
+def test_the_31st_message_in_a_minute_is_429_with_retry_after_and_is_not_sent(api, fake_greenapi, anna) -> None:
+    for _ in range(30):
+        assert send(api, anna).status_code == 201
+    answer = send(api, anna)
+    assert answer.status_code == 429
+    assert 0 < int(answer.headers["Retry-After"]) <= 60
+    assert answer.json()["detail"]
+    assert (Message.objects.count(), len(fake_greenapi.sent)) == (30, 30)
+
+
+def test_each_user_has_a_limit_of_their_own_and_the_admin_shares_it(api, fake_greenapi, anna, rf) -> None:
+    from accounts.models import User
+    from conftest import grant
+    from whatsapp.throttles import send_wait_seconds
+
+    for _ in range(30):
+        assert send(api, anna).status_code == 201
+    other = grant(User.objects.create_user(email="other@example.com", password="pw"), "whatsapp.send_message")
+    assert send(api, anna, HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(other)}").status_code == 201
+    # The admin's reply box asks the same counter before it sends.
+    request = rf.post("/admin/clients/client/x/send/")
+    request.user = User.objects.get(email="staff@example.com")
+    assert 0 < send_wait_seconds(request=request) <= 60
+    request.user = other
+    assert send_wait_seconds(request=request) is None
+
+
+def test_a_bad_send_rate_stops_the_start_with_its_name() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={**os.environ, "SEND_RATE_PER_USER": "lots"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SEND_RATE_PER_USER must be a number of requests per s, min, hour or day (30/min), not 'lots'" in (
+        result.stderr
+    )
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the Procfile's gunicorn shares the test's database only on PostgreSQL (set DATABASE_URL)",
+)
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_procfiles_server_limits_sending_from_the_environment_across_its_workers(fake_greenapi) -> None:
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    from accounts.models import User
+
+    anna = Client.objects.create(name="Анна", whatsapp_id="79031234567")
+    boss = User.objects.create_superuser(email="boss@example.com", password=None)
+    # gunicorn runs the production settings, which know no MD5 hasher (the tests' one).
+    boss.password = PBKDF2PasswordHasher().encode("pw-for-the-server", PBKDF2PasswordHasher().salt())
+    boss.save()
+    green_api = {
+        "GREEN_API_URL": fake_greenapi.url,
+        "GREEN_API_ID_INSTANCE": fake_greenapi.id_instance,
+        "GREEN_API_TOKEN": fake_greenapi.token,
+    }
+    server = Gunicorn(database_url(connection.settings_dict), SEND_RATE_PER_USER="3/min", **green_api).start()
+    try:
+        login = requests.post(
+            f"{server.url}/auth/login", json={"email": "boss@example.com", "password": "pw-for-the-server"}, timeout=10
+        )
+        headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+        answers = [
+            requests.post(
+                f"{server.url}/whatsapp/messages",
+                json={"clientId": str(anna.pk), "text": "hi"},
+                headers=headers,
+                timeout=10,
+            )
+            for _ in range(5)
+        ]
+    finally:
+        server.stop()
+    assert [a.status_code for a in answers] == [201, 201, 201, 429, 429]
+    assert int(answers[3].headers["Retry-After"]) > 0
+    assert (Message.objects.count(), len(fake_greenapi.sent)) == (3, 3)
