@@ -14,6 +14,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast by construction
+    # A key of the tests' own: crm/wsgi.py, which some tests import, refuses the development default.
+    settings.SECRET_KEY = "tests-only-secret-key-" + "x" * 40
     # Tests read static files from the apps (no collectstatic, no hashed names): the live server
     # serves the admin's CSS the way runserver would.
     settings.STORAGES = {
@@ -86,10 +88,12 @@ def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
-postgres_only = pytest.mark.skipif(
-    not _on_postgres(),
-    reason="needs PostgreSQL (set DATABASE_URL); SQLite serialises every writer, so races cannot happen there",
-)
+def needs_postgres(why: str) -> pytest.MarkDecorator:
+    """Skip on SQLite, saying why this test needs PostgreSQL."""
+    return pytest.mark.skipif(not _on_postgres(), reason=f"needs PostgreSQL (set DATABASE_URL): {why}")
+
+
+postgres_only = needs_postgres("SQLite serialises every writer, so races cannot happen there")
 
 
 @pytest.fixture

@@ -109,8 +109,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     figures: dict = {"command": command, "smoke": args.smoke, "sizes": asdict(sizes)}
     _stage(f"database {args.database}: drop, create, Procfile release")
     _database_create(args.database)
-    processes.sh(processes.procfile("release"), env, out / "release.log")
-    processes.manage(env, out / "release.log", "ensure_admin")
+    processes.sh(processes.procfile("release"), env, out / "release.log")  # and the admin, from DJANGO_SUPERUSER_*
     figures["machine"] = results.machine(db_url, env)
     figures["known_clients"] = _known_clients(db_url)
     with processes.server(env, port, out / "gunicorn.log") as server:

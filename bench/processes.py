@@ -1,4 +1,4 @@
-"""The processes the benchmark starts: the Procfile's lines, manage.py, gunicorn, and HTTP to it."""
+"""The processes the benchmark starts: the Procfile's lines, gunicorn, and HTTP to it."""
 
 import http.client
 import os
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from results import PYTHON, ROOT
+from results import ROOT
 
 
 def free_port() -> int:
@@ -30,11 +30,6 @@ def procfile(name: str) -> str:
 def sh(command: str, env: dict, log: Path) -> None:
     with log.open("a") as f:
         subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
-
-
-def manage(env: dict, log: Path, *args: str) -> None:
-    with log.open("a") as f:
-        subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=True)
 
 
 def measured(command: list[str], env: dict, log: Path) -> tuple[float, int]:

@@ -7,20 +7,47 @@ developer's machine (SQLite, DEBUG off, localhost only); a bad value fails loudl
 import logging
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; the real environment wins
+
+class Env(environ.Env):
+    """django-environ, strict: a value it cannot read stops the start with its variable's name.
+
+    django-environ reads any boolean it does not know as false, so `DEBUG=maybe` or `HTTPS=ture`
+    would quietly turn a protection off.
+    """
+
+    BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+    @classmethod
+    def parse_value(cls, value: object, cast: object) -> object:
+        if cast is bool and isinstance(value, str):
+            if value.strip().lower() not in cls.BOOLEANS:
+                raise ValueError("not a boolean (true/false, yes/no, on/off, 1/0)")
+            return cls.BOOLEANS[value.strip().lower()]
+        return super().parse_value(value, cast)
+
+    def get_value(self, var: str, cast: object = None, default: object = environ.Env.NOTSET, **kw: bool) -> object:
+        try:
+            return super().get_value(var, cast=cast, default=default, **kw)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{var}={self.ENVIRON.get(var)!r} cannot be read: {error}.") from None
+
+
+env = Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; the real environment wins. ./scripts/serve keeps SECRET_KEY there.
 
 DEBUG = env.bool("DEBUG", default=False)
-# The local default is deliberately marked insecure: `manage.py check --deploy` rejects it, and
-# production (the Procfile) must set SECRET_KEY. It is fixed, not random, so every gunicorn worker
-# accepts the JWTs the others issued.
-SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-key-change-me")
+# Without SECRET_KEY the development default is used, which Django marks insecure: `check --deploy`
+# and the web process refuse it while DEBUG is off (crm/checks.py), so a server never signs sessions
+# and JWTs with a key printed in this file. Management commands and tests may use it. Every worker
+# and host must share one key, or each rejects the JWTs the others issued.
+SECRET_KEY = env.str("SECRET_KEY", default="") or "django-insecure-local-development-key-change-me"
 # Behind TLS (production): secure cookies, HSTS, HTTPS redirects, and the proxy's scheme header.
 HTTPS = env.bool("HTTPS", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
@@ -35,8 +62,20 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# This CRM's public address (https://crm.example.com, or a tunnel's): Green API must post to
+# PUBLIC_URL/whatsapp/webhook. Its host is allowed and trusted for the admin's CSRF check by itself,
+# so a tunnel needs this one variable.
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+public = urlsplit(PUBLIC_URL)
+if PUBLIC_URL and (public.scheme not in ("http", "https") or not public.hostname):
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL must be an http(s) address such as https://crm.example.com, not {PUBLIC_URL!r}."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if PUBLIC_URL:
+    ALLOWED_HOSTS.append(public.hostname)
+    CSRF_TRUSTED_ORIGINS.append(f"{public.scheme}://{public.netloc}")
 PORT = env.int("PORT", default=3000)
 
 INSTALLED_APPS = [
@@ -50,6 +89,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "clients",
     "whatsapp",
@@ -221,6 +261,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI from the pinned drf-spectacular-sidecar, served with our static files: /api/docs/
+    # works without internet and cannot change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -234,8 +279,6 @@ GREEN_API_ID_INSTANCE = env.str("GREEN_API_ID_INSTANCE", default="")
 GREEN_API_TOKEN = env.str("GREEN_API_TOKEN", default="")
 GREEN_API_WEBHOOK_TOKEN = env.str("GREEN_API_WEBHOOK_TOKEN", default="")
 GREEN_API_TIMEOUT = env.float("GREEN_API_TIMEOUT", default=10.0)
-# This CRM's public address (https://crm.example.com): Green API must post to PUBLIC_URL/whatsapp/webhook.
-PUBLIC_URL = env.str("PUBLIC_URL", default="")
 # Real media notifications are a few KB; 1 MiB leaves room for long texts and vCards.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)

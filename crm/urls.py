@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm import views
 
+# A refused Host gets an answer that names the setting to change (crm/views.py).
+handler400 = "crm.views.bad_request"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),

@@ -1,7 +1,8 @@
 """The WSGI application gunicorn serves (Procfile).
 
 Green API's webhook goes to its own small WSGI application (whatsapp/webhook.py says why);
-every other path goes through Django's full stack.
+every other path goes through Django's full stack. Loading it runs crm/checks.py: a server without
+SECRET_KEY does not start.
 """
 
 import os
@@ -11,6 +12,10 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 django_application = get_wsgi_application()
+
+from crm.checks import checks_at_start  # noqa: E402 - needs Django set up
+
+checks_at_start()
 
 from whatsapp import webhook  # noqa: E402 - needs Django set up, by the line above
 

@@ -26,6 +26,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
+from crm.views import host_refused
 from whatsapp import logs
 from whatsapp.services import notification_receive
 
@@ -125,7 +126,7 @@ def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
         )
     except DisallowedHost as error:
         logging.getLogger("django.security.DisallowedHost").error(str(error))
-        result = _error(400, "Bad Request")
+        result = Answer(400, {"error": "Bad Request", "detail": host_refused(environ)})
     except Exception:
         request_logger.error("Internal Server Error: %s", environ.get("PATH_INFO"), exc_info=True)
         result = _error(500, "Internal Server Error")

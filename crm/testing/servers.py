@@ -63,7 +63,7 @@ class Gunicorn:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer late
                 time.sleep(0.2)
         output = Path(self.log.name).read_text()[-3000:]
         self.stop()
