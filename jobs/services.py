@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus, task
 from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult
@@ -67,6 +68,16 @@ def job(
     return declare
 
 
+def job_policy(task_path: str) -> Policy | None:
+    """The policy of the job at `task_path`; importing its module declares it, in any process."""
+    if task_path not in POLICIES:
+        try:
+            import_string(task_path)
+        except ImportError:
+            return None
+    return POLICIES.get(task_path)
+
+
 def job_reason(result: DBTaskResult) -> str:
     """The last error of a job in one line: the exception's own words, as the traceback ends."""
     lines = [line.strip() for line in result.traceback.strip().splitlines() if line.strip()]
@@ -79,7 +90,7 @@ def job_finished(*, sender: object, task_result: Any, **kwargs: Any) -> None:
     """After each run (the library's task_finished signal): retry a failed job, or give up."""
     if task_result.status != TaskResultStatus.FAILED:
         return
-    policy = POLICIES.get(task_result.task.module_path)
+    policy = job_policy(task_result.task.module_path)
     if policy is None:
         return
     # Never raise from here: the library sends this signal from its own error handling, and an
@@ -130,7 +141,7 @@ def jobs_recover(*, older_than: timedelta) -> int:
     with transaction.atomic():
         stale = DBTaskResult.objects.running().filter(started_at__lt=cutoff).select_for_update(skip_locked=True)
         for result in stale:
-            policy = POLICIES.get(result.task_path, Policy(attempts=1, backoff_seconds=0))
+            policy = job_policy(result.task_path) or Policy(attempts=1, backoff_seconds=0)
             started = result.started_at.strftime("%Y-%m-%d %H:%M:%S")
             result.traceback = f"{_path(WorkerLost)}: the worker stopped during the job (it started at {started} UTC)"
             if len(result.worker_ids) >= policy.attempts:

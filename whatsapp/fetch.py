@@ -80,11 +80,15 @@ def public_address(host: str, port: int) -> str:
     seen = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(sockaddr[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        if address.is_global and (mapped is None or mapped.is_global):
+        if _public(address) and _public(getattr(address, "ipv4_mapped", None) or address):
             return sockaddr[0]
         seen.append(str(address))
     raise Refused(f"{host} is not a public address ({', '.join(seen)}); MEDIA_FETCH_ALLOWED_HOSTS names the exceptions")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # is_global leaves multicast in.
+    return address.is_global and not address.is_multicast
 
 
 class _Guarded:

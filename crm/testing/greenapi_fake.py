@@ -39,13 +39,15 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 @dataclass
 class FakeFile:
-    """A file the fake serves, and how: "ok", "refuse" (500), "slow" (answers after `delay`),
-    "expired" (403 until downloadFile gives a fresh link), "unsized" (no Content-Length, chunked)."""
+    """A file the fake serves, and how: "ok", "refuse" (500), "expired" (403; downloadFile gives a
+    fresh link), "unsized" (no Content-Length, chunked), "redirect" (302 to `location`); any of
+    them after `delay` seconds."""
 
     content: bytes
     name: str
     behaviour: str = "ok"
     delay: float = 0.0
+    location: str = ""
     fetches: int = 0
 
 
@@ -187,6 +189,8 @@ class FakeGreenAPI:
             return Response("Internal Server Error", status=500)
         if file.behaviour == "expired":
             return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", 403)
+        if file.behaviour == "redirect":
+            return Response("", status=302, headers={"Location": file.location})
         if file.behaviour == "unsized":
             return Response(_chunks(file.content), status=200, content_type="application/octet-stream")
         return Response(file.content, status=200, content_type="application/octet-stream")
