@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus, task
 from django_tasks.base import Task
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 logger = logging.getLogger(__name__)
 
@@ -171,14 +171,18 @@ class QueueSummary:
     scheduled: int  # retries waiting for their time
     running: int
     failed: int
-    oldest_waiting_at: datetime | None
+    oldest_waiting_at: datetime | None  # when the job that has waited longest became due
     latest_failure: str
 
 
 def jobs_summary() -> QueueSummary:
     ready = DBTaskResult.objects.ready()
     waiting = ready.count()
-    oldest = ready.order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
+    # A job waits from when it was due: its enqueueing, or the time its retry was put off to.
+    now_jobs = ready.filter(run_after=get_date_max()).order_by("enqueued_at")
+    put_off = ready.exclude(run_after=get_date_max()).order_by("run_after")
+    due = [now_jobs.values_list("enqueued_at", flat=True).first(), put_off.values_list("run_after", flat=True).first()]
+    oldest = min((at for at in due if at is not None), default=None)
     latest = DBTaskResult.objects.failed().order_by("-finished_at").first()
     return QueueSummary(
         waiting=waiting,

@@ -109,6 +109,10 @@ def test_the_doctor_reports_the_queue_its_oldest_job_and_failures(post_webhook, 
     assert check.status == FAIL
     assert "start the worker" in check.fix
 
+    # A retry put off until a minute ago has waited a minute, however long ago it was enqueued.
+    DBTaskResult.objects.update(run_after=timezone.now() - timedelta(minutes=1))
+    assert check_jobs().status == OK
+
     DBTaskResult.objects.all().delete()
     failed_job(post_webhook, media_fake)
     check = check_jobs()
