@@ -7,6 +7,7 @@ Django's default storage (MEDIA_ROOT, or S3 with MEDIA_S3_BUCKET), and served to
 `whatsapp/media_views.py`.
 """
 
+import base64
 import logging
 import re
 from pathlib import PurePosixPath
@@ -31,12 +32,18 @@ logger = logging.getLogger(__name__)
 MEDIA_TYPES = frozenset(kind for kind, parse in notifications.CONTENT_PARSERS.items() if parse is notifications._file)
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
 class Gone(Exception):
     """WhatsApp (through Green API) no longer has the file: nothing will bring it back."""
 
 
-def media_enqueue(*, message: Message) -> MediaFile | None:
+def media_enqueue(*, message: Message, thumbnail: str = "") -> MediaFile | None:
     """Start keeping the file of `message`, once: the new MediaFile, or None (no file, or known).
+
+    `thumbnail` is the notification's `fileMessageData.jpegThumbnail`, kept when it is a JPEG,
+    for the conversation to show while the file waits.
 
     Call it in the transaction that stores the message: the row and its job commit with it. A
     redelivery, a replay or an edit of the message finds the row there and changes nothing, so a
@@ -44,7 +51,12 @@ def media_enqueue(*, message: Message) -> MediaFile | None:
     """
     if message.type_message not in MEDIA_TYPES:
         return None
-    media = MediaFile(message=message, source_url=message.media_url, file_name=message.file_name[:512])
+    media = MediaFile(
+        message=message,
+        source_url=message.media_url,
+        file_name=message.file_name[:512],
+        thumbnail=thumbnail if _is_jpeg(thumbnail) else "",
+    )
     # Joins the caller's transaction; begins one when called outside any, so the row never
     # commits without its job.
     with transaction.atomic(savepoint=False):
@@ -53,6 +65,17 @@ def media_enqueue(*, message: Message) -> MediaFile | None:
             return None
         media_download.enqueue(media_id=str(media.pk))
     return media
+
+
+def _is_jpeg(encoded: str) -> bool:
+    # A webhook body's text: kept only if it is what it claims (it ends up in an <img> tag), and
+    # checked cheaply, on the webhook's path. Real thumbnails are a few KB.
+    if not encoded or len(encoded) > 100_000 or not _BASE64.fullmatch(encoded):
+        return False
+    try:
+        return base64.b64decode(encoded[:8], validate=True).startswith(b"\xff\xd8\xff")
+    except ValueError:
+        return False
 
 
 def _gave_up(kwargs: dict, reason: str) -> None:

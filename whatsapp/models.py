@@ -271,6 +271,7 @@ class MediaFile(models.Model):
     content_type = models.CharField(max_length=128, blank=True, help_text="Read from the file's bytes.")
     size = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    thumbnail = models.TextField(blank=True, help_text="Green API's jpegThumbnail (base64 JPEG), shown while it waits.")
     created_at = models.DateTimeField(default=timezone.now)
     stored_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

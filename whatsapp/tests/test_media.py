@@ -194,3 +194,17 @@ def test_a_download_that_keeps_failing_ends_failed_and_runs_again_by_command(pos
     run_jobs()
     assert MediaFile.objects.get(message=message).state == MediaFile.State.STORED
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+
+
+def test_the_notifications_jpeg_thumbnail_is_kept_for_the_wait_and_nothing_else(post_webhook, media_fake) -> None:
+    from conftest import payload
+
+    thumbnail = payload("incomingMessageReceived.imageMessage.json")["messageData"]["fileMessageData"]["jpegThumbnail"]
+    kept = []
+    for given in (thumbnail, "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", '" onerror="alert(1)', ""):
+        body = media_fake.media_notification(media_fake.add_file(png()))
+        post_webhook(body)
+        with transaction.atomic():
+            media = media_enqueue(message=Message.objects.get(external_id=body["idMessage"]), thumbnail=given)
+        kept.append(media.thumbnail)
+    assert kept == [thumbnail, "", "", ""], "a JPEG only: not a script, not markup"
