@@ -14,7 +14,16 @@ admin.site.unregister(DBTaskResult)
 
 @admin.register(DBTaskResult)
 class JobAdmin(DBTaskResultAdmin):
-    list_display = ("id", "task_name", "status", "attempts", "last_error", "enqueued_at", "run_after", "finished_at")
+    list_display = (
+        "id",
+        "task_name",
+        "status",
+        "attempts",
+        "last_error",
+        "enqueued_at",
+        "display_run_after",
+        "finished_at",
+    )
     list_filter = ("status", "task_path")
     actions = ["retry"]
 
