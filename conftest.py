@@ -141,3 +141,54 @@ def fake_greenapi(httpserver, settings):
     settings.GREEN_API_TOKEN = fake.token
     settings.GREEN_API_TIMEOUT = 2.0
     return fake
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Files kept by the media worker go to a fresh folder (the file-system storage's default)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def media_fake(fake_greenapi, settings, media_root):
+    """Green API playing its file host too; the worker may fetch from it (it is not public)."""
+    settings.MEDIA_FETCH_ALLOWED_HOSTS = [f"{fake_greenapi.server.host}:{fake_greenapi.server.port}"]
+    settings.MEDIA_FETCH_SECONDS = 5.0
+    return fake_greenapi
+
+
+def run_jobs() -> None:
+    """Run every job that is due, in this process and the test's transaction, then return.
+
+    The library's own Worker.run_task runs each (signals, retries, failures as in the Procfile's
+    worker); its loop is left out because it closes connections between jobs, which would end
+    the test's transaction. test_worker.py runs the real process.
+    """
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    for _ in range(1000):
+        result = DBTaskResult.objects.ready().filter(backend_name="default").first()
+        if result is None:
+            return
+        result.claim(worker.worker_id)
+        worker.run_task(result)
+
+
+def make_jobs_due() -> None:
+    """Time passes: retries scheduled for later are due now."""
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())

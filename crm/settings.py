@@ -328,3 +328,47 @@ LOGGING = {
         },
     },
 }
+
+# ---------------------------------------------------------------------------------------------
+# Background jobs and media (README "Background jobs and media"). A block of its own: the jobs
+# live in the database the web process writes, so a job enqueued with the notification that asks
+# for it commits with it, or not at all.
+INSTALLED_APPS += ["django_tasks", "django_tasks_db", "jobs"]
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+# A job still running this long after it started belongs to a worker that died (killed, its host
+# gone): another worker takes it again. Longer than any job may take (MEDIA_FETCH_SECONDS).
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=900)
+
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)  # WhatsApp's own limit
+MEDIA_FETCH_SECONDS = env.float("MEDIA_FETCH_SECONDS", default=300.0)
+# Hosts the worker may fetch from although they are not public (host or host:port); Green API's
+# file hosts are public and need no entry.
+MEDIA_FETCH_ALLOWED_HOSTS = env.list("MEDIA_FETCH_ALLOWED_HOSTS", default=[])
+# Any S3-compatible store (AWS, Yandex Object Storage, MinIO…) when a bucket is named; files stay
+# private (no ACL, no public URL): staff get them through /whatsapp/media/<id>.
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    s3_options = {
+        "bucket_name": MEDIA_S3_BUCKET,
+        "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default=""),
+        "region_name": env.str("MEDIA_S3_REGION", default=""),
+        "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default=""),
+        "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+        "location": env.str("MEDIA_S3_PREFIX", default=""),
+    }
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        # Unset values fall back to boto3's own chain (AWS_* variables, an instance role).
+        "OPTIONS": {
+            **{name: value for name, value in s3_options.items() if value},
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }

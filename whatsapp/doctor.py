@@ -17,6 +17,7 @@ from django.utils import timezone
 from clients import phones
 from clients.models import Client
 from crm.health import database_problem
+from jobs.services import jobs_summary
 from whatsapp.greenapi import GreenAPI, GreenAPIError, expected_webhook_url, instance_problems
 from whatsapp.models import Notification
 from whatsapp.stats import iso
@@ -182,6 +183,42 @@ def check_client_numbers() -> Check:
     )
 
 
+def check_jobs(*, late_minutes: int = 10) -> Check:
+    """Background jobs (media downloads): waiting too long means no worker runs; failed ones wait for us."""
+    queue = jobs_summary()
+    data = {
+        "waiting": queue.waiting,
+        "scheduled": queue.scheduled,
+        "running": queue.running,
+        "failed": queue.failed,
+        "oldestWaitingAt": iso(queue.oldest_waiting_at) if queue.oldest_waiting_at else None,
+        "latestFailure": queue.latest_failure,
+    }
+    detail = (
+        f"{queue.waiting} waiting, {queue.scheduled} to retry later, {queue.running} running, {queue.failed} failed"
+    )
+    if queue.oldest_waiting_at:
+        age = timezone.now() - queue.oldest_waiting_at
+        detail += f"; oldest waiting since {iso(queue.oldest_waiting_at)} ({_ago(age)})"
+        if age > timedelta(minutes=late_minutes):
+            return Check(
+                "background jobs",
+                FAIL,
+                detail + f": nothing has taken a job for over {late_minutes} min",
+                "start the worker: the Procfile's worker: line (./scripts/serve starts it)",
+                data,
+            )
+    if queue.failed:
+        return Check(
+            "background jobs",
+            WARN,
+            f"{detail}; latest: {queue.latest_failure}",
+            "fix the cause, then: manage.py jobs_retry --all (or the admin's Background jobs page)",
+            data,
+        )
+    return Check("background jobs", OK, detail, data=data)
+
+
 def diagnose(*, quiet_hours: int = 24) -> list[Check]:
     database = check_database()
     checks = [database, check_webhook_token(), *check_green_api()]
@@ -191,6 +228,7 @@ def diagnose(*, quiet_hours: int = 24) -> list[Check]:
         lambda: check_last_notification(quiet_hours=quiet_hours),
         check_failed_notifications,
         check_client_numbers,
+        check_jobs,
     ]
     for step in steps:
         try:

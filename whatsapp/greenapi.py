@@ -74,6 +74,14 @@ class GreenAPI:
             raise GreenAPIError("Green API accepted the message but returned no idMessage.")
         return id_message
 
+    def download_file(self, chat_id: str, id_message: str) -> str:
+        """A fresh link to a media message's file (the one in its notification may have expired)."""
+        answer = self._call("POST", "downloadFile", {"chatId": chat_id, "idMessage": id_message})
+        url = answer.get("downloadUrl") if isinstance(answer, dict) else None
+        if not isinstance(url, str) or not url:
+            raise GreenAPIError("Green API answered downloadFile without a downloadUrl.")
+        return url
+
     def get_state_instance(self) -> str:
         answer = self._call("GET", "getStateInstance")
         return str(answer.get("stateInstance", "")) if isinstance(answer, dict) else ""

@@ -241,3 +241,53 @@ class ClientCount(models.Model):
 
     def __str__(self) -> str:
         return f"clients with WhatsApp: {self.n}"
+
+
+class MediaFile(models.Model):
+    """Our own copy of the file a message carries, and where its download stands.
+
+    Its state is its own, apart from the message's dedup: a redelivered or replayed notification
+    is a duplicate message, never a reason to skip or repeat the download (Chatwoot lost files for
+    good when a failed download's redeliveries were all treated as duplicates, chatwoot#15754).
+    Green API's links do not last, so the worker keeps the file in Django's storage.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting"
+        STORED = "stored"
+        FAILED = "failed"
+        GONE = "gone", "gone from WhatsApp"
+
+    # Random, so the file's address (/whatsapp/media/<id>) cannot be guessed from another's.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No database constraint, as for Message.notification: the guide's raw `DELETE FROM messages`
+    # and clear_whatsapp_messages must keep working with files in the table.
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="media", db_constraint=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    reason = models.TextField(blank=True, help_text="Why it is not stored (yet).")
+    source_url = models.URLField("link", max_length=2048, blank=True, help_text="Where the file was fetched from.")
+    file = models.FileField(max_length=512, blank=True)
+    file_name = models.CharField(max_length=512, blank=True, help_text="The name the sender gave it.")
+    content_type = models.CharField(max_length=128, blank=True, help_text="Read from the file's bytes.")
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    thumbnail = models.TextField(blank=True, help_text="Green API's jpegThumbnail (base64 JPEG), shown while it waits.")
+    created_at = models.DateTimeField(default=timezone.now)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "whatsapp_media"
+        verbose_name = "media file"
+        indexes = [
+            # Most files end stored; the doctor and staff look up the others.
+            models.Index(fields=["state"], name="media_unsettled", condition=~Q(state="stored")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name or self.message_id} ({self.state})"
+
+    @property
+    def inline(self) -> bool:
+        """Shown in the page (pictures, players) rather than downloaded as an attachment."""
+        return self.content_type.split("/")[0] in ("image", "audio", "video")

@@ -7,13 +7,49 @@ instance's state and settings, records what was sent, and can be told to fail th
 import json
 import re
 import secrets
+import struct
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 _PATH = re.compile(r"^/waInstance(?P<instance>[^/]+)/(?P<method>[A-Za-z]+)/(?P<token>[^/]*)$")
+# Where the fake serves media, as Green API's storage (sw-media-….storage.yandexcloud.net) does.
+_FILE_PATH = re.compile(r"^/media/(?P<key>[0-9a-f]+)/(?P<name>[^/]+)$")
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A real PNG (grey pixels), made here so the tests need no image library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+# The first page of an Ogg Opus stream, as WhatsApp's voice notes start.
+OGG_OPUS = b"OggS\x00\x02" + b"\x00" * 20 + b"\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@dataclass
+class FakeFile:
+    """A file the fake serves, and how: "ok", "refuse" (500), "expired" (403; downloadFile gives a
+    fresh link), "unsized" (no Content-Length, chunked), "redirect" (302 to `location`); any of
+    them after `delay` seconds."""
+
+    content: bytes
+    name: str
+    behaviour: str = "ok"
+    delay: float = 0.0
+    location: str = ""
+    fetches: int = 0
+
 
 DEFAULT_SETTINGS = {
     "wid": "77017654321@c.us",
@@ -62,6 +98,9 @@ class FakeGreenAPI:
         self.fail_with: int | None = None
         self.delay = 0.0
         self.before_answer: Callable[[str], None] | None = None  # runs with the idMessage before sendMessage answers
+        self.files: dict[str, FakeFile] = {}
+        self.downloads: dict[str, str] = {}  # idMessage → the file key downloadFile answers with
+        self.download_requests: list[dict] = []
         server.expect_request(re.compile(r".*")).respond_with_handler(self._handle)
 
     @property
@@ -69,6 +108,8 @@ class FakeGreenAPI:
         return self.server.url_for("").rstrip("/")
 
     def _handle(self, request: Request) -> Response:
+        if served := _FILE_PATH.match(request.path):
+            return self._serve_file(served["key"])
         match = _PATH.match(request.path)
         if not match:
             return Response("Not Found", status=404)
@@ -124,6 +165,59 @@ class FakeGreenAPI:
         self.settings.update({k: v for k, v in body.items() if k in DEFAULT_SETTINGS})
         return self._json({"saveSettings": True})
 
+    # -- media --------------------------------------------------------------------------------
+
+    def add_file(self, content: bytes, name: str = "photo.jpg", *, id_message: str = "", **how: object) -> str:
+        """Serve `content` at a new link; downloadFile for `id_message` answers with a fresh one."""
+        key = secrets.token_hex(8)
+        self.files[key] = FakeFile(content, name, **how)
+        if id_message:
+            self.downloads[id_message] = key
+        return self.file_url(key)
+
+    def file_url(self, key: str) -> str:
+        return f"{self.url}/media/{key}/{self.files[key].name}"
+
+    def _serve_file(self, key: str) -> Response:
+        file = self.files.get(key)
+        if file is None:
+            return Response("<Error><Code>NoSuchKey</Code></Error>", status=404, content_type="application/xml")
+        file.fetches += 1
+        if file.delay:
+            time.sleep(file.delay)
+        if file.behaviour == "refuse":
+            return Response("Internal Server Error", status=500)
+        if file.behaviour == "expired":
+            return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", 403)
+        if file.behaviour == "redirect":
+            return Response("", status=302, headers={"Location": file.location})
+        if file.behaviour == "unsized":
+            return Response(_chunks(file.content), status=200, content_type="application/octet-stream")
+        return Response(file.content, status=200, content_type="application/octet-stream")
+
+    def _downloadFile(self, request: Request) -> Response:  # noqa: N802
+        body = request.get_json(silent=True) or {}
+        self.download_requests.append(body)
+        key = self.downloads.get(str(body.get("idMessage", "")))
+        if not body.get("chatId") or key is None:
+            return Response(json.dumps({"message": "file not found"}), status=400, content_type="application/json")
+        # A fresh link to the same bytes, that works.
+        old = self.files[key]
+        fresh = self.add_file(old.content, old.name)
+        return self._json({"downloadUrl": fresh})
+
+    def media_notification(self, url: str, *, kind: str = "imageMessage", id_message: str = "", **file: str) -> dict:
+        """An incomingMessageReceived with a file at `url`, as Green API posts it."""
+        return {
+            "typeWebhook": "incomingMessageReceived",
+            **self._envelope({"idMessage": id_message or secrets.token_hex(16).upper()}),
+            "senderData": {"chatId": "79031234567@c.us", "sender": "79031234567@c.us", "senderName": "Анна"},
+            "messageData": {
+                "typeMessage": kind,
+                "fileMessageData": {"downloadUrl": url, "caption": "", "fileName": "", "mimeType": "", **file},
+            },
+        }
+
     def outgoing_api_notification(self, sent: dict) -> dict:
         """The outgoingAPIMessageReceived Green API posts for a message we sent."""
         return {
@@ -152,3 +246,8 @@ class FakeGreenAPI:
             "timestamp": int(time.time()),
             "idMessage": sent["idMessage"],
         }
+
+
+def _chunks(content: bytes) -> Iterator[bytes]:
+    for start in range(0, len(content), 65536):
+        yield content[start : start + 65536]

@@ -38,7 +38,7 @@ def healthy(fake_greenapi, settings, post_webhook):
 def test_a_healthy_setup_passes_every_check(healthy) -> None:
     code, out = doctor()
     assert code == 0, out
-    assert out.count("✅") == 7
+    assert out.count("✅") == 8
     assert "❌" not in out
 
 
