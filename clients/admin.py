@@ -44,7 +44,8 @@ class ClientForm(forms.ModelForm):
             value = getattr(self.instance, field)
             error = value and number_taken(kind=kind, value=value, client_pk=self.instance.pk)
             if error:
-                self.add_error(field if field in self.changed_data or field == "whatsapp_lid" else "phone", error)
+                # A whatsapp_id filled in from the phone is the phone's error.
+                self.add_error("phone" if field == "whatsapp_id" and field not in self.changed_data else field, error)
                 return
         super().validate_unique()
 
@@ -123,6 +124,19 @@ class ClientNumberInline(admin.TabularInline):
     readonly_fields = ["source"]
     extra = 0
     verbose_name_plural = "Other WhatsApp numbers (messages from each of them find this client)"
+
+    # A client's numbers are part of the client: whoever may change the client may change them.
+    def has_view_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return request.user.has_perm("clients.view_client") or self.has_change_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return request.user.has_perm("clients.change_client")
+
+    def has_add_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return self.has_change_permission(request, obj)
 
 
 @admin.register(Client)

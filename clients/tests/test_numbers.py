@@ -220,3 +220,48 @@ def test_the_doctor_does_not_call_a_stranger_a_twin(post_webhook) -> None:
     check = check_client_numbers()
     assert check.status == "ok", check.detail
     assert check.detail == "2 clients, 2 numbers, every one a normalised phone, no twins"
+
+
+@pytest.fixture
+def anna_with_two_numbers() -> Client:
+    anna = Client.objects.create(name="Анна", whatsapp_id="79991234567")
+    ClientNumber.objects.create(client=anna, value="79031234567")
+    return anna
+
+
+def staff_with(client, *codenames: str):
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user(email="staff@example.com", password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="clients", codename__in=codenames))
+    client.force_login(user)
+    return client
+
+
+def test_staff_who_may_only_view_clients_see_the_numbers_and_cannot_change_them(client, anna_with_two_numbers) -> None:
+    anna = anna_with_two_numbers
+    viewer = staff_with(client, "view_client")
+    url = f"/admin/clients/client/{anna.pk}/change/"
+    page = viewer.get(url)
+    assert page.status_code == 200
+    assert "+7 903 123-45-67" in page.content.decode() or "79031234567" in page.content.decode()
+    assert 'name="numbers-0-value"' not in page.content.decode()
+    answer = viewer.post(url, client_form(name="Анна", whatsapp_id="79991234567", numbers=[("phone", "79161234567")]))
+    assert answer.status_code == 403
+    assert numbers(anna) == {("phone", "79991234567"), ("phone", "79031234567")}
+
+
+def test_staff_who_may_change_clients_may_change_their_numbers(client, anna_with_two_numbers) -> None:
+    anna = anna_with_two_numbers
+    editor = staff_with(client, "view_client", "change_client")
+    answer = editor.post(
+        f"/admin/clients/client/{anna.pk}/change/",
+        client_form(name="Анна", whatsapp_id="79991234567", numbers=[("phone", "79161234567")]),
+    )
+    assert answer.status_code == 302
+    assert ("phone", "79161234567") in numbers(anna)
+
+
+def test_a_user_without_client_permissions_sees_no_numbers(client, anna_with_two_numbers) -> None:
+    nobody = staff_with(client)
+    assert nobody.get(f"/admin/clients/client/{anna_with_two_numbers.pk}/change/").status_code == 403
