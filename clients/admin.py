@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from clients import phones
 from clients.models import Client, ClientNumber
-from clients.services import client_merge
+from clients.services import client_merge, client_number_lock
 from crm.csv_export import csv_response
 from whatsapp.models import Message
 
@@ -24,7 +24,11 @@ THREAD_SIZE = 50
 
 
 def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError | None:
-    """A number typed in another form is the same number: name the client who already has it."""
+    """A number typed in another form is the same number: name the client who already has it.
+
+    Checked under the number's lock, held until the admin's transaction ends: a webhook creating a
+    client with this number right now has committed before the check, or waits for the save."""
+    client_number_lock(kind=kind, value=value)
     twin = Client.objects.filter(numbers__kind=kind, numbers__value=value).exclude(pk=client_pk).first()
     if twin is None:
         return None

@@ -2,7 +2,7 @@ import logging
 
 from clients import phones
 from clients.models import Client, ClientNumber
-from crm.db import insert_or_skip
+from crm.db import insert_or_skip, lock_key
 from crm.log import Masked, mask, step
 
 logger = logging.getLogger(__name__)
@@ -74,11 +74,25 @@ def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, b
     return _create(Client(name=name, whatsapp_lid=lid), kind=Kind.LID, value=lid)
 
 
+def number_lock_key(*, kind: str, value: str) -> str:
+    """The advisory lock held by whoever is about to give a client this number (PostgreSQL).
+
+    The unique row already decides who gets a number; the lock makes staff's check in the admin
+    exact too: a number the webhook is creating right now is named as that client's, not a 500.
+    """
+    return f"client number:{kind}:{value}"
+
+
+def client_number_lock(*, kind: str, value: str) -> None:
+    lock_key(number_lock_key(kind=kind, value=value))
+
+
 def _create(client: Client, *, kind: str, value: str) -> tuple[Client, bool]:
     # Two notifications from one new number may arrive at once, or staff may be adding the number
     # to a client right now: the number's unique row lets exactly one through, and the others wait
     # for it to commit and then find its client. The row goes first (the foreign key is checked at
     # commit), so it says the webhook wrote it and the clients' trigger leaves it as it is.
+    client_number_lock(kind=kind, value=value)
     number = ClientNumber(client_id=client.id, kind=kind, value=value, source=Source.WEBHOOK)
     if insert_or_skip(number):
         client.save(force_insert=True)

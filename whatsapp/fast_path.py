@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from clients.models import ClientNumber
 from clients.phones import national_forms
-from clients.services import log_created, log_finding, log_found
+from clients.services import log_created, log_finding, log_found, number_lock_key
 from whatsapp.models import Message, Notification
 from whatsapp.notifications import MessageNotification, StatusNotification
 
@@ -111,11 +111,13 @@ def _message_sql(columns: tuple[str, ...], *, new_client: bool = False) -> str:
     statement, tried only after the first found no client: an INSERT INTO clients in every message's
     statement would fire the clients' triggers every time, rows or not. If the same number is being
     created concurrently (or added by staff), that one wins and this one goes the general way,
-    which finds it."""
+    which finds it; the lock is the one staff's check takes (clients.services.number_lock_key)."""
     if new_client:
-        client = f"""number AS (
+        client = f"""locked AS (
+    SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))
+), number AS (
     INSERT INTO {ClientNumber._meta.db_table} (client_id, kind, value, source)
-    SELECT gen_random_uuid(), '{ClientNumber.Kind.PHONE}', %s, '{ClientNumber.Source.WEBHOOK}'
+    SELECT gen_random_uuid(), '{ClientNumber.Kind.PHONE}', %s, '{ClientNumber.Source.WEBHOOK}' FROM locked
     WHERE NOT EXISTS (
         SELECT FROM {ClientNumber._meta.db_table}
         WHERE kind = '{ClientNumber.Kind.PHONE}' AND value = ANY(%s::text[]) AND source = '{ClientNumber.Source.STAFF}'
@@ -234,7 +236,8 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> Stor
     else:
         row = _execute(_message_sql(shape), [person.value, *notification, *columns.values()])
         if row is None:  # no client has this number
-            client = [person.value, national_forms(person.value), client_name(parsed), person.value, person.value]
+            lock = number_lock_key(kind=ClientNumber.Kind.PHONE, value=person.value)
+            client = [lock, person.value, national_forms(person.value), client_name(parsed), person.value, person.value]
             row = _execute(_message_sql(shape, new_client=True), [*client, *notification, *columns.values()])
     if row is None or row[2] is None:
         return None  # a new client we may not create here, a failed or waiting notification: the general way

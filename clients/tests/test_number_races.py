@@ -11,7 +11,10 @@ import pytest
 import requests
 from django.db import IntegrityError, connection, transaction
 
+from accounts.models import User
 from clients.models import Client, ClientNumber
+from clients.services import client_find_or_create_by_phone
+from clients.tests.forms import client_form
 from conftest import payload, postgres_only
 from whatsapp.models import Message
 
@@ -80,6 +83,32 @@ def test_a_number_staff_are_adding_while_its_first_message_arrives_gets_the_mess
     assert statuses == [200]
     assert list(Client.objects.all()) == [anna], "no twin"
     assert Message.objects.get().client == anna
+
+
+def test_a_number_staff_add_while_the_webhook_is_creating_its_client_is_refused_with_its_name(client) -> None:
+    """The other order: the webhook's transaction is creating the client; the admin's check waits
+    for it, then names that client (no 500 from the constraint)."""
+    anna = Client.objects.create(name="Анна", whatsapp_id="79991234567")
+    client.force_login(User.objects.create_superuser(email="boss@example.com", password="pw"))
+    answers = []
+
+    def save_in_admin() -> None:
+        form = client_form(name="Анна", whatsapp_id="79991234567", numbers=[("phone", "79031234567")])
+        try:
+            answers.append(client.post(f"/admin/clients/client/{anna.pk}/change/", form))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        stranger, created = client_find_or_create_by_phone(phone="79031234567", name="Незнакомец")
+        admin = threading.Thread(target=save_in_admin)
+        admin.start()
+        wait_until_someone_waits_for_a_lock()
+    admin.join(30)
+    assert created
+    assert answers[0].status_code == 200
+    assert "Незнакомец</a> already has the WhatsApp number +7 903 123-45-67" in answers[0].content.decode()
+    assert ClientNumber.objects.get(value="79031234567").client == stranger
 
 
 def test_two_clients_given_the_same_new_number_at_once_cannot_both_have_it(live_server) -> None:
