@@ -15,12 +15,26 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 from clients import phones
-from clients.models import Client
-from clients.services import client_merge
+from clients.models import Client, ClientNumber
+from clients.services import client_merge, client_number_lock
 from crm.csv_export import csv_response
 from whatsapp.models import Message
 
 THREAD_SIZE = 50
+
+
+def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError | None:
+    """A number typed in another form is the same number: name the client who already has it.
+
+    Checked under the number's lock, held until the admin's transaction ends: a webhook creating a
+    client with this number right now has committed before the check, or waits for the save."""
+    client_number_lock(kind=kind, value=value)
+    twin = Client.objects.filter(numbers__kind=kind, numbers__value=value).exclude(pk=client_pk).first()
+    if twin is None:
+        return None
+    url = reverse("admin:clients_client_change", args=[twin.pk])
+    shown = phones.display(value) if kind == ClientNumber.Kind.PHONE else f"{value}@lid"
+    return ValidationError(format_html('<a href="{}">{}</a> already has the WhatsApp number {}.', url, twin, shown))
 
 
 class ClientForm(forms.ModelForm):
@@ -29,30 +43,110 @@ class ClientForm(forms.ModelForm):
         fields = ["name", "phone", "whatsapp_id", "whatsapp_lid"]
 
     def validate_unique(self) -> None:
-        """A number typed in another form is the same number: name the client who already has it."""
-        whatsapp_id = self.instance.whatsapp_id
-        if whatsapp_id:
-            twin = Client.objects.filter(whatsapp_id=whatsapp_id).exclude(pk=self.instance.pk).first()
-            if twin is not None:
-                url = reverse("admin:clients_client_change", args=[twin.pk])
-                self.add_error(
-                    "whatsapp_id" if "whatsapp_id" in self.changed_data else "phone",
-                    ValidationError(
-                        format_html(
-                            '<a href="{}">{}</a> already has the WhatsApp number {}.',
-                            url,
-                            twin,
-                            phones.display(whatsapp_id),
-                        )
-                    ),
-                )
+        # Any client's number counts, main or not (ClientNumber).
+        for field, kind in (("whatsapp_id", ClientNumber.Kind.PHONE), ("whatsapp_lid", ClientNumber.Kind.LID)):
+            value = getattr(self.instance, field)
+            error = value and number_taken(kind=kind, value=value, client_pk=self.instance.pk)
+            if error:
+                # A whatsapp_id filled in from the phone is the phone's error.
+                self.add_error("phone" if field == "whatsapp_id" and field not in self.changed_data else field, error)
                 return
         super().validate_unique()
+
+
+class ClientNumberForm(forms.ModelForm):
+    class Meta:
+        model = ClientNumber
+        fields = ["kind", "value"]
+
+    def clean(self) -> dict:
+        """Normalised and checked here, so a number another client has is refused with their name
+        (before the model's own, nameless unique check)."""
+        data = super().clean()
+        if not data.get("kind") or not data.get("value"):
+            return data
+        number = ClientNumber(kind=data["kind"], value=data["value"])
+        try:
+            number.clean()
+        except ValidationError as error:
+            self.add_error(None, error)
+            return data
+        data["value"] = number.value
+        error = number_taken(kind=number.kind, value=number.value, client_pk=self.instance.client_id)
+        if error:
+            self.add_error("value", error)
+        return data
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # The model's own unique check would refuse the client's main number that the form above is
+        # replacing (its row goes when the client is saved, before this one is); clean() and the
+        # formset check every other clash.
+        return {*super()._get_validation_exclusions(), "value"}
+
+
+class ClientNumberFormSet(forms.BaseInlineFormSet):
+    """The client's numbers but the main ones, which are the client's own fields above."""
+
+    def get_queryset(self) -> QuerySet[ClientNumber]:
+        if not hasattr(self, "_others"):
+            # As stored, not as the form above is changing them: the same rows on display and on save.
+            stored = Client.objects.filter(pk=self.instance.pk).values("whatsapp_id", "whatsapp_lid").first() or {}
+            self._others = (
+                super()
+                .get_queryset()
+                .exclude(kind=ClientNumber.Kind.PHONE, value=stored.get("whatsapp_id"))
+                .exclude(kind=ClientNumber.Kind.LID, value=stored.get("whatsapp_lid"))
+            )
+        return self._others
+
+    def clean(self) -> None:
+        super().clean()
+        mains = {ClientNumber.Kind.PHONE: self.instance.whatsapp_id, ClientNumber.Kind.LID: self.instance.whatsapp_lid}
+        seen = set()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data.get("value"):
+                continue
+            kind, value = form.cleaned_data["kind"], form.cleaned_data["value"]
+            deleted, main = self._should_delete_form(form), mains.get(kind)
+            if main and form.initial.get("value") == main and (form.has_changed() or deleted):
+                # The row is becoming the main number's own: changing it would leave the main without one.
+                form.add_error(None, f"{main} is now the main number: leave this row as it is.")
+            elif deleted:
+                continue
+            elif value == main and form.has_changed():
+                form.add_error("value", "This is the main number already.")
+            elif (kind, value) in seen:
+                form.add_error("value", "This number is in the list twice.")
+            seen.add((kind, value))
+
+
+class ClientNumberInline(admin.TabularInline):
+    model = ClientNumber
+    form = ClientNumberForm
+    formset = ClientNumberFormSet
+    fields = ["kind", "value", "source"]
+    readonly_fields = ["source"]
+    extra = 0
+    verbose_name_plural = "Other WhatsApp numbers (messages from each of them find this client)"
+
+    # A client's numbers are part of the client: whoever may change the client may change them.
+    def has_view_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return request.user.has_perm("clients.view_client") or self.has_change_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return request.user.has_perm("clients.change_client")
+
+    def has_add_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return self.has_change_permission(request, obj)
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     form = ClientForm
+    inlines = [ClientNumberInline]
     change_form_template = "admin/clients/client/change_form.html"
     list_display = ["name_or_number", "phone_display", "message_count", "last_message_at", "last_message"]
     search_fields = ["name", "phone", "whatsapp_id", "whatsapp_lid"]

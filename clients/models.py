@@ -1,14 +1,37 @@
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from clients import phones
 
+NOT_A_PHONE = (
+    "%(value)s is not a phone number: write it with the country code (+7 999 123-45-67) "
+    "or as it is dialled in %(region)s (8 999 123-45-67)."
+)
+
+
+def normalised_phone(raw: str) -> str:
+    """A number typed by hand, as the international digits WhatsApp sends; refused when it is not one."""
+    whatsapp_id = phones.to_whatsapp_id(raw)
+    if whatsapp_id is None:
+        raise ValidationError(NOT_A_PHONE, params={"value": raw, "region": settings.DEFAULT_PHONE_REGION})
+    return whatsapp_id
+
+
+def lid_digits(raw: str | None, *, field: str) -> str:
+    """A lid as typed (`120650379300963@lid` or its digits), as the digits WhatsApp sends."""
+    lid = (raw or "").strip().removesuffix("@lid")
+    if lid and not (lid.isascii() and lid.isdigit()):
+        raise ValidationError({field: "A lid is the digits before @lid (120650379300963)."})
+    return lid
+
 
 class Client(models.Model):
-    """A person the business talks to. WhatsApp finds them by `whatsapp_id` (or `whatsapp_lid`)."""
+    """A person the business talks to. WhatsApp finds them by any of their `numbers`; `whatsapp_id`
+    (and `whatsapp_lid`) is the main one, which the database keeps among those numbers."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255, blank=True)
@@ -19,7 +42,7 @@ class Client(models.Model):
         null=True,
         blank=True,
         unique=True,
-        help_text="International number, digits only (79991234567). Filled in from the phone when empty.",
+        help_text="The main number, international, digits only (79991234567). Filled in from the phone when empty.",
     )
     # WhatsApp's hidden ids (`…@lid`) are not phone numbers: kept apart so the same person is found
     # again, and linked to the phone client once a notification reveals both.
@@ -48,13 +71,60 @@ class Client(models.Model):
         """A number typed by hand in any form gets the normalised whatsapp_id the webhook looks up."""
         super().clean()
         if self.whatsapp_id:
-            normalised = phones.to_whatsapp_id(self.whatsapp_id) or phones.digits_only(self.whatsapp_id)
-            if not normalised:
-                raise ValidationError({"whatsapp_id": "Enter a phone number."})
-            self.whatsapp_id = normalised
+            try:
+                self.whatsapp_id = normalised_phone(self.whatsapp_id)
+            except ValidationError as error:
+                raise ValidationError({"whatsapp_id": error}) from None
         elif self.phone:
             self.whatsapp_id = phones.to_whatsapp_id(self.phone)
         if self.phone and not phones.digits_only(self.phone):
             raise ValidationError({"phone": "Enter a phone number."})
         self.whatsapp_id = self.whatsapp_id or None
-        self.whatsapp_lid = self.whatsapp_lid or None
+        self.whatsapp_lid = lid_digits(self.whatsapp_lid, field="whatsapp_lid") or None
+
+
+class ClientNumber(models.Model):
+    """Every WhatsApp number and lid of every client: what the webhook finds a client by.
+
+    One unique row per number makes "no number on two clients" the database's rule, whoever writes
+    and however many at once. A client's main `whatsapp_id` / `whatsapp_lid` gets its row from a
+    trigger on `clients` (clients/migrations/0002), so every way of writing a client keeps it.
+    """
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", "phone"
+        LID = "lid", "lid"
+
+    class Source(models.TextChoices):
+        # The guide's "contained in" rule trusts only numbers people wrote, which may lack the
+        # country code; a number from a notification is WhatsApp's own, complete by definition.
+        WEBHOOK = "webhook", "from a WhatsApp message"
+        STAFF = "staff", "entered by staff or imported"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="numbers")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PHONE)
+    value = models.CharField(
+        "number", max_length=64, help_text="A phone number in any form (+7 999 123-45-67), or a lid's digits."
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.STAFF, editable=False)
+
+    class Meta:
+        db_table = "client_numbers"
+        verbose_name = "WhatsApp number"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="client_numbers_unique"),
+            models.CheckConstraint(condition=Q(value__regex=r"^[0-9]+$"), name="client_numbers_digits_only"),
+        ]
+
+    def __str__(self) -> str:
+        return phones.display(self.value) if self.kind == self.Kind.PHONE else f"{self.value}@lid"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.kind == self.Kind.PHONE and self.value:
+            try:
+                self.value = normalised_phone(self.value)
+            except ValidationError as error:
+                raise ValidationError({"value": error}) from None
+        elif self.kind == self.Kind.LID:
+            self.value = lid_digits(self.value, field="value")

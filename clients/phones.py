@@ -11,7 +11,7 @@ import phonenumbers
 from django.conf import settings
 
 _NON_DIGITS = re.compile(r"\D+")
-# The guide's "contained in" rule is only trusted for parts long enough to be a subscriber number.
+# The admin's search looks for stored numbers containing the typed digits only from this length on.
 MIN_CONTAINED_DIGITS = 7
 
 
@@ -48,16 +48,32 @@ def display(whatsapp_id: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def contained_parts(number: str) -> list[str]:
-    """Every run of digits in `number` at least MIN_CONTAINED_DIGITS long, longest first.
+def national_forms(whatsapp_id: str) -> list[str]:
+    """`whatsapp_id` as its own country writes it without the country code, digits only.
 
-    The guide matches a client whose whatsappId is *contained in* the incoming number. Listing the
-    (few dozen) substrings turns that rule into an indexed `IN (...)` lookup instead of a scan.
+    The guide's "contained in" rule is for numbers staff typed without the country code: a client
+    stored as `9161234567` or `89161234567` is `79161234567`. libphonenumber decides what those
+    forms are (the national number, and the national format with the trunk prefix where the country
+    dials one: `8` in Russia, `0` in Britain), and each form must read back as this very number in
+    that country. A number libphonenumber does not hold valid has no national forms: no guessing.
     """
-    parts = {
-        number[start:end]
-        for start in range(len(number))
-        for end in range(start + MIN_CONTAINED_DIGITS, len(number) + 1)
+    try:
+        number = phonenumbers.parse("+" + whatsapp_id, None)
+    except phonenumbers.NumberParseException:
+        return []
+    if not phonenumbers.is_valid_number(number):
+        return []
+    region = phonenumbers.region_code_for_number(number)
+    forms = {
+        phonenumbers.national_significant_number(number),
+        digits_only(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)),
     }
-    parts.discard(number)
-    return sorted(parts, key=len, reverse=True)
+    return sorted(form for form in forms if form != whatsapp_id and _reads_as(form, region, whatsapp_id))
+
+
+def _reads_as(national: str, region: str, whatsapp_id: str) -> bool:
+    try:
+        number = phonenumbers.parse(national, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+" + whatsapp_id

@@ -1,35 +1,55 @@
 import logging
 
 from clients import phones
-from clients.models import Client
-from crm.db import insert_or_skip
+from clients.models import Client, ClientNumber
+from crm.db import insert_or_skip, lock_key
 from crm.log import Masked, mask, step
 
 logger = logging.getLogger(__name__)
+Kind, Source = ClientNumber.Kind, ClientNumber.Source
 
 
 def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Client, bool]:
-    """The client whose whatsapp_id is `phone` (digits only), else the one it uniquely contains.
+    """The client who has the number `phone` (digits only), else the one who has it without its
+    country code, else a new client.
 
     The guide's rule: a client matches when their whatsappId equals the number in the message or is
-    contained in it (a number stored without its country code). Only an unambiguous containment is
-    trusted; otherwise a new client is created and the doctor reports the would-be twins.
+    contained in it (a number stored without its country code). Here "contained" means what
+    libphonenumber says the number is when written nationally (phones.national_forms), and only for
+    numbers people wrote: one the webhook stored is a whole number of its own. Only an unambiguous
+    match is trusted; otherwise a new client is created and the doctor reports the would-be twins.
     """
     log_finding(phone)
-    client = Client.objects.filter(whatsapp_id=phone).first()
+    client = client_with_number(kind=Kind.PHONE, value=phone)
     if client is None:
-        candidates = list(Client.objects.filter(whatsapp_id__in=phones.contained_parts(phone))[:2])
-        if len(candidates) == 1:
-            client = candidates[0]
-        elif candidates:
-            logger.warning(
-                "⚠️ Warning: %s matches several clients by the contained-number rule; creating a new one",
-                mask(phone),
-            )
+        client = _client_by_national_form(phone)
     if client is not None:
         log_found(client.id, client.name or client.whatsapp_id or "")
         return client, False
-    return _create(Client(name=name, phone="+" + phone, whatsapp_id=phone), whatsapp_id=phone)
+    return _create(Client(name=name, phone="+" + phone, whatsapp_id=phone), kind=Kind.PHONE, value=phone)
+
+
+def client_with_number(*, kind: str, value: str) -> Client | None:
+    """The client one of whose numbers (main or not) is `value`."""
+    return Client.objects.filter(numbers__kind=kind, numbers__value=value).first()
+
+
+def _client_by_national_form(phone: str) -> Client | None:
+    forms = phones.national_forms(phone)
+    if not forms:
+        return None
+    # One client may hold two forms (9161234567 and 89161234567): distinct clients are what counts.
+    candidates = list(
+        Client.objects.filter(numbers__kind=Kind.PHONE, numbers__value__in=forms, numbers__source=Source.STAFF)
+        .distinct()
+        .order_by("pk")[:2]
+    )
+    if len(candidates) > 1:
+        logger.warning(
+            "⚠️ Warning: %s matches several clients by the contained-number rule; creating a new one",
+            mask(phone),
+        )
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def log_finding(phone: str) -> None:
@@ -47,46 +67,70 @@ def log_created(client_id: object, label: str) -> None:
 def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, bool]:
     """A WhatsApp hidden id (`…@lid`) is not a phone number: it is kept apart, never as whatsapp_id."""
     step(logger, "Finding or creating client for lid: %s", lid)
-    client = Client.objects.filter(whatsapp_lid=lid).first()
+    client = client_with_number(kind=Kind.LID, value=lid)
     if client is not None:
         log_found(client.id, client.name or lid)
         return client, False
-    return _create(Client(name=name, whatsapp_lid=lid), whatsapp_lid=lid)
+    return _create(Client(name=name, whatsapp_lid=lid), kind=Kind.LID, value=lid)
 
 
-def _create(client: Client, **identity: str) -> tuple[Client, bool]:
-    # Two notifications from one new number may arrive at once: the unique column lets exactly one
-    # INSERT through; the other waits for it to commit and then finds its row.
-    if insert_or_skip(client):
-        log_created(client.id, client.name or client.whatsapp_id or "")
+def number_lock_key(*, kind: str, value: str) -> str:
+    """The advisory lock held by whoever is about to give a client this number (PostgreSQL).
+
+    The unique row already decides who gets a number; the lock makes staff's check in the admin
+    exact too: a number the webhook is creating right now is named as that client's, not a 500.
+    """
+    return f"client number:{kind}:{value}"
+
+
+def client_number_lock(*, kind: str, value: str) -> None:
+    lock_key(number_lock_key(kind=kind, value=value))
+
+
+def _create(client: Client, *, kind: str, value: str) -> tuple[Client, bool]:
+    # Two notifications from one new number may arrive at once, or staff may be adding the number
+    # to a client right now: the number's unique row lets exactly one through, and the others wait
+    # for it to commit and then find its client. The row goes first (the foreign key is checked at
+    # commit), so it says the webhook wrote it and the clients' trigger leaves it as it is.
+    client_number_lock(kind=kind, value=value)
+    number = ClientNumber(client_id=client.id, kind=kind, value=value, source=Source.WEBHOOK)
+    if insert_or_skip(number):
+        client.save(force_insert=True)
+        log_created(client.id, client.name or value)
         return client, True
-    client = Client.objects.get(**identity)
+    client = Client.objects.get(numbers__kind=kind, numbers__value=value)
     log_found(client.id, client.name)
     return client, False
 
 
 def client_link_lid(*, client: Client, lid: str) -> bool:
     """Remember that `lid` is this phone client, unless another client already holds it."""
-    if client.whatsapp_lid or Client.objects.filter(whatsapp_lid=lid).exists():
+    if not insert_or_skip(ClientNumber(client=client, kind=Kind.LID, value=lid, source=Source.WEBHOOK)):
         return False
-    return Client.objects.filter(pk=client.pk, whatsapp_lid__isnull=True).update(whatsapp_lid=lid) == 1
+    Client.objects.filter(pk=client.pk, whatsapp_lid__isnull=True).update(whatsapp_lid=lid)
+    return True
 
 
 def client_merge(*, keep: Client, others: list[Client]) -> int:
-    """Make `others` one client with `keep`: every message moves, empty details are filled, the
-    others are deleted. Returns how many messages moved. Run it in a transaction."""
+    """Make `others` one client with `keep`: every message and every number moves, empty details
+    are filled, the others are deleted. Returns how many messages moved. Run it in a transaction."""
     from whatsapp.models import Message
 
     others = [c for c in others if c.pk != keep.pk]
     moved = Message.objects.filter(client__in=others).update(client=keep)
+    numbers = list(ClientNumber.objects.filter(client__in=others).order_by("pk"))
     taken = {
         "name": next((c.name for c in others if c.name), ""),
         "phone": next((c.phone for c in others if c.phone), ""),
         "whatsapp_id": next((c.whatsapp_id for c in others if c.whatsapp_id), None),
         "whatsapp_lid": next((c.whatsapp_lid for c in others if c.whatsapp_lid), None),
     }
-    # The unique numbers leave the twins before the kept client takes them.
+    # The unique numbers leave the twins before the kept client takes them, with where each came
+    # from; a message arriving from one meanwhile waits for this transaction, then finds `keep`.
     Client.objects.filter(pk__in=[c.pk for c in others]).delete()
+    ClientNumber.objects.bulk_create(
+        [ClientNumber(client=keep, kind=n.kind, value=n.value, source=n.source) for n in numbers]
+    )
     changed = [field for field, value in taken.items() if value and not getattr(keep, field)]
     for field in changed:
         setattr(keep, field, taken[field])

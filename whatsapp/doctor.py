@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from clients import phones
-from clients.models import Client
+from clients.models import ClientNumber
 from crm.health import database_problem
 from jobs.services import jobs_summary
 from whatsapp.greenapi import GreenAPI, GreenAPIError, expected_webhook_url, instance_problems
@@ -153,21 +153,34 @@ def check_failed_notifications() -> Check:
 
 
 def check_client_numbers() -> Check:
-    """Clients the webhook would not find: a whatsapp_id written in another form, or twins."""
-    rows = list(Client.objects.exclude(whatsapp_id=None).values_list("id", "name", "whatsapp_id").iterator())
-    ids = {whatsapp_id: (pk, name) for pk, name, whatsapp_id in rows}
+    """Numbers the webhook would not find: written in another form, or a twin's (every number of
+    every client, main or not)."""
+    rows = list(
+        ClientNumber.objects.filter(kind=ClientNumber.Kind.PHONE)
+        .values_list("client_id", "client__name", "value", "source")
+        .iterator()
+    )
+    owners = {value: (pk, name, source) for pk, name, value, source in rows}
     odd, twins = [], []
-    for pk, name, whatsapp_id in rows:
-        normal = phones.to_whatsapp_id(whatsapp_id)
-        if normal != whatsapp_id:
-            odd.append(f"{name or pk} ({whatsapp_id} → {normal or 'not a phone number'})")
-        for part in phones.contained_parts(whatsapp_id):
-            if part in ids:
-                twins.append(f"{name or pk} ({whatsapp_id}) and {ids[part][1] or ids[part][0]} ({part})")
-        if normal and normal != whatsapp_id and normal in ids:
-            twins.append(f"{name or pk} ({whatsapp_id}) and {ids[normal][1] or ids[normal][0]} ({normal})")
+    for pk, name, value, source in rows:
+        if source == ClientNumber.Source.WEBHOOK:
+            continue  # WhatsApp's own number for the chat: normal by definition
+        normal = phones.to_whatsapp_id(value)
+        if normal != value:
+            odd.append(f"{name or pk} ({value} → {normal or 'not a phone number'})")
+        if normal and normal != value and normal in owners and owners[normal][0] != pk:
+            twins.append(_twins(name or pk, value, owners[normal], normal))
+    for pk, name, value, _ in rows:
+        # The contained-number rule in reverse: a number people wrote without the country code.
+        for form in phones.national_forms(value):
+            owner = owners.get(form)
+            if owner and owner[0] != pk and owner[2] != ClientNumber.Source.WEBHOOK:
+                twins.append(_twins(name or pk, value, owner, form))
+    clients = len({pk for pk, *_ in rows})
     if not odd and not twins:
-        return Check("client numbers", OK, f"{len(rows)} clients, every WhatsApp id a normalised phone, no twins")
+        return Check(
+            "client numbers", OK, f"{clients} clients, {len(rows)} numbers, every one a normalised phone, no twins"
+        )
     parts = []
     if odd:
         parts.append(f"{len(odd)} not normalised: " + "; ".join(odd[:5]))
@@ -181,6 +194,10 @@ def check_client_numbers() -> Check:
         "admin's 'Merge' action",
         {"notNormalised": odd, "twins": twins},
     )
+
+
+def _twins(label: object, value: str, owner: tuple, other: str) -> str:
+    return f"{label} ({value}) and {owner[1] or owner[0]} ({other})"
 
 
 def check_jobs(*, late_minutes: int = 10) -> Check:

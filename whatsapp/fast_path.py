@@ -6,9 +6,9 @@ the statements, COMMIT) and the ORM around each; here each is one data-modifying
 autocommit, atomic and durable on its own, and prepared once per connection (bench/RESULTS.md
 measures what each part bought):
 
-- a message from or to a client we know by number; from a number we do not know, a second
-  statement creates the client too, unless the number contains a client's number (the guide's
-  rule: the general way decides);
+- a message from or to a client we know by any of their numbers; from a number we do not know, a
+  second statement creates the client too, unless a number staff wrote is this one without its
+  country code (the guide's "contained in" rule: the general way decides);
 - a status, moving the message forward or kept with why it did not;
 - a redelivery of one of these that is done: counted, and answered as done.
 
@@ -31,8 +31,9 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import Field
 from django.utils import timezone
 
-from clients.phones import MIN_CONTAINED_DIGITS
-from clients.services import log_created, log_finding, log_found
+from clients.models import ClientNumber
+from clients.phones import national_forms
+from clients.services import log_created, log_finding, log_found, number_lock_key
 from whatsapp.models import Message, Notification
 from whatsapp.notifications import MessageNotification, StatusNotification
 
@@ -91,37 +92,46 @@ def _message_insert(columns: tuple[str, ...]) -> str:
     RETURNING id"""
 
 
-# phones.contained_parts(number) in SQL: every run of at least MIN_CONTAINED_DIGITS digits of the
-# number but the whole of it (a test compares the two).
-CONTAINED_PARTS_SQL = f"""
-    SELECT substr(number, start, size)
-    FROM (SELECT %s::text AS number) AS given,
-        generate_series(1, length(number)) AS start,
-        generate_series({MIN_CONTAINED_DIGITS}, length(number) - 1) AS size
-    WHERE start + size - 1 <= length(number)"""
+def _client_by_number(*, after: str = "") -> str:
+    """The client one of whose numbers is the message's (clients.services.client_with_number);
+    `after` names a CTE to run first."""
+    first = f"{after}, " if after else ""
+    return f"""
+    SELECT clients.id, clients.name FROM {first}{ClientNumber._meta.db_table} AS number
+    JOIN clients ON clients.id = number.client_id
+    WHERE number.kind = '{ClientNumber.Kind.PHONE}' AND number.value = %s"""
 
 
 @cache
 def _message_sql(columns: tuple[str, ...], *, new_client: bool = False) -> str:
     """A message from a client we know by number; with `new_client`, from a number that is no
-    client's yet and contains none's (the guide's "contained in" rule, whose matches the general
-    way decides): the client is created as clients.services creates one. A separate statement,
-    tried only after the first found no client: an INSERT INTO clients in every message's statement
-    would fire the clients' counting trigger every time, rows or not. If the same number is being
-    created concurrently, that creation wins and this one goes the general way, which finds it."""
+    client's yet and that no number people wrote is a national form of (the guide's "contained in"
+    rule, whose matches the general way decides: clients.services): the client is created as
+    clients.services creates one, its number row first and marked as the webhook's. A separate
+    statement, tried only after the first found no client: an INSERT INTO clients in every message's
+    statement would fire the clients' triggers every time, rows or not. If the same number is being
+    created concurrently (or added by staff), that one wins and this one goes the general way,
+    which finds it; the lock is the one staff's check takes (clients.services.number_lock_key)."""
     if new_client:
-        client = f"""created AS (
-    INSERT INTO clients (id, name, phone, whatsapp_id, created_at, updated_at)
-    SELECT gen_random_uuid(), %s, '+' || %s, %s, now(), now()
-    WHERE NOT EXISTS (SELECT FROM clients WHERE whatsapp_id = %s)
-        AND NOT EXISTS (SELECT FROM clients WHERE whatsapp_id IN ({CONTAINED_PARTS_SQL}))
+        client = f"""locked AS (
+    SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))
+), number AS (
+    INSERT INTO {ClientNumber._meta.db_table} (client_id, kind, value, source)
+    SELECT gen_random_uuid(), '{ClientNumber.Kind.PHONE}', %s, '{ClientNumber.Source.WEBHOOK}' FROM locked
+    WHERE NOT EXISTS (
+        SELECT FROM {ClientNumber._meta.db_table}
+        WHERE kind = '{ClientNumber.Kind.PHONE}' AND value = ANY(%s::text[]) AND source = '{ClientNumber.Source.STAFF}'
+    )
     ON CONFLICT DO NOTHING
+    RETURNING client_id
+), created AS (
+    INSERT INTO clients (id, name, phone, whatsapp_id, created_at, updated_at)
+    SELECT client_id, %s, '+' || %s, %s, now(), now() FROM number
     RETURNING id, name
 ), client AS (
     SELECT id, name FROM created"""
     else:
-        client = """client AS (
-    SELECT id, name FROM clients WHERE whatsapp_id = %s"""
+        client = f"client AS ({_client_by_number()}"
     return f"""
 WITH {client}
 ), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client){_REDELIVERY}
@@ -141,8 +151,7 @@ def _outgoing_sql(columns: tuple[str, ...]) -> str:
     return f"""
 WITH locked AS (
     SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))
-), client AS (
-    SELECT id, name FROM clients, locked WHERE whatsapp_id = %s
+), client AS ({_client_by_number(after="locked")}
 ), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client) AND NOT EXISTS (
         SELECT FROM messages WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
     )
@@ -227,7 +236,8 @@ def _message_store(parsed: MessageNotification, *, raw: bytes, key: str) -> Stor
     else:
         row = _execute(_message_sql(shape), [person.value, *notification, *columns.values()])
         if row is None:  # no client has this number
-            client = [client_name(parsed), *[person.value] * 4]
+            lock = number_lock_key(kind=ClientNumber.Kind.PHONE, value=person.value)
+            client = [lock, person.value, national_forms(person.value), client_name(parsed), person.value, person.value]
             row = _execute(_message_sql(shape, new_client=True), [*client, *notification, *columns.values()])
     if row is None or row[2] is None:
         return None  # a new client we may not create here, a failed or waiting notification: the general way

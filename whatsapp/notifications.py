@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from clients.phones import digits_only
-
 
 class Malformed(ValueError):
     """The notification lacks something we need to act on it; it is kept and marked ignored."""
@@ -105,12 +103,15 @@ def parse_chat_id(raw: Any) -> ChatId | None:
     server = server.lower()
     if server == "g.us":
         return ChatId(raw, "group", raw)
+    # `:3` is the sending device, not the number. What is left must be digits and nothing else:
+    # `abc7916-123+4567xyz` is no one's number, and its digits would be someone else's.
+    number = user.split(":")[0]
+    if not (number.isascii() and number.isdigit()):
+        return None
     if server == "lid":
-        lid = digits_only(user.split(":")[0])
-        return ChatId(raw, "lid", lid) if lid else None
+        return ChatId(raw, "lid", number)
     if server in ("c.us", "s.whatsapp.net", ""):
-        phone = digits_only(user.split(":")[0])  # `:3` is the sending device, not the number
-        return ChatId(raw, "phone", phone) if 5 <= len(phone) <= 15 else None
+        return ChatId(raw, "phone", number) if 5 <= len(number) <= 15 else None
     return None
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from clients.models import Client
+from clients.tests.forms import client_form
 from conftest import payload
 from whatsapp.models import Message
 
@@ -135,9 +136,7 @@ def test_search_forgives_formats_and_reads_messages(staff, anna, typed: str) -> 
 
 
 def test_a_client_created_by_hand_is_found_by_the_next_webhook(staff, post_webhook) -> None:
-    answer = staff.post(
-        "/admin/clients/client/add/", {"name": "Игорь", "phone": "8 (916) 111-22-33", "whatsapp_id": ""}
-    )
+    answer = staff.post("/admin/clients/client/add/", client_form(name="Игорь", phone="8 (916) 111-22-33"))
     assert answer.status_code == 302
     igor = Client.objects.get(name="Игорь")
     assert igor.whatsapp_id == "79161112233"
@@ -149,7 +148,7 @@ def test_a_client_created_by_hand_is_found_by_the_next_webhook(staff, post_webho
 
 
 def test_a_duplicate_number_is_a_form_error_naming_the_client(staff, anna) -> None:
-    answer = staff.post("/admin/clients/client/add/", {"name": "Twin", "phone": "", "whatsapp_id": "8 999 123 45 67"})
+    answer = staff.post("/admin/clients/client/add/", client_form(name="Twin", whatsapp_id="8 999 123 45 67"))
     assert answer.status_code == 200
     assert "already has the WhatsApp number +7 999 123-45-67" in answer.content.decode()
     assert "Анна" in answer.content.decode()

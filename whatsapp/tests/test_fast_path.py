@@ -234,14 +234,3 @@ def test_a_new_client_with_a_very_long_name_is_kept_with_the_name_cut(post_webho
     body["senderData"]["senderName"] = body["senderData"]["senderContactName"] = "Я" * 300
     assert post_webhook(body).json()["outcome"] == "processed"
     assert Client.objects.get().name == "Я" * 255
-
-
-@pytest.mark.parametrize("number", ["79031234567", "5511987654321", "1234567", "12345678", "447911123456"])
-def test_the_contained_parts_made_in_sql_are_phones_contained_parts(number: str) -> None:
-    from clients.phones import contained_parts
-    from whatsapp.fast_path import CONTAINED_PARTS_SQL
-
-    with connection.cursor() as cursor:
-        cursor.execute(CONTAINED_PARTS_SQL, [number])
-        made = sorted(row[0] for row in cursor.fetchall())
-    assert made == sorted(contained_parts(number))
