@@ -1,4 +1,4 @@
-"""Every example notification in ../shared/greenapi/payloads/, posted over HTTP, checked in the database."""
+"""Every example notification in whatsapp/tests/payloads/, posted over HTTP, checked in the database."""
 
 import pytest
 
