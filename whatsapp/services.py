@@ -1,6 +1,5 @@
 """What happens to a Green API notification: kept first, then turned into messages and states."""
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from clients.services import (
 )
 from crm.db import insert_or_skip, lock_key
 from crm.log import Masked, step
-from whatsapp import fast_path, logs
+from whatsapp import fast_path, fields, logs
 from whatsapp.models import Instance, Message, Notification
 from whatsapp.notifications import (
     ChatId,
@@ -104,7 +103,7 @@ def notification_replay(*, notification: Notification) -> Receipt:
     """Process a kept notification again (after a fix). Safe to repeat: every step is idempotent."""
     raw = notification.body.encode("utf-8")
     try:
-        body = json.loads(raw)
+        body = fields.loads(raw)
     except ValueError as error:
         return _store_outcome(
             raw=raw,
@@ -391,7 +390,7 @@ def apply_waiting_statuses(message: Message) -> None:
         id_message=message.external_id,
     )
     for notification in waiting:
-        parsed = parse(json.loads(notification.body))
+        parsed = parse(fields.loads(notification.body))
         if isinstance(parsed, StatusNotification) and parsed.status in _RANK:
             _status_update(
                 message.instance_id,
