@@ -73,14 +73,13 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
     try:
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
-            # A repeat of something done is answered as done; failed and waiting ones are retried.
-            if not created and not replay and notification.outcome not in (Outcome.FAILED, Outcome.WAITING):
+            if not created and not replay and _done(notification, parsed):
                 log_duplicate(parsed, notification.outcome)
                 return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=True)
             outcome, detail = HANDLERS[kind](parsed, notification)
             if not created or (outcome, detail) != (Outcome.PROCESSED, ""):
                 _finish(notification, outcome, detail)
-            return Receipt(notification.pk, outcome, detail, duplicate=not created)
+            return Receipt(notification.pk, outcome, detail, duplicate=False)
     except (OperationalError, InterfaceError):
         raise  # the database itself is unavailable: nothing was committed
     except (Malformed, NotProcessed) as reason:
@@ -97,6 +96,21 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
             detail=f"{type(error).__name__}: {error}",
             replay=replay,
         )
+
+
+def _done(notification: Notification, parsed: object) -> bool:
+    """Whether a redelivery is answered as done. Failed and waiting notifications are retried, and so
+    is a message notification whose message is gone: deleted since, by `clear_whatsapp_messages` or
+    the guide's `DELETE FROM messages`, after which the guide sends its test webhook again."""
+    if notification.outcome in (Outcome.FAILED, Outcome.WAITING):
+        return False
+    if notification.outcome == Outcome.PROCESSED and isinstance(parsed, MessageNotification):
+        # The message it stored, or the one its edit, deletion or reaction was applied to.
+        ids = {parsed.envelope.id_message, parsed.content.target_id} - {""}
+        return Message.objects.filter(
+            channel="whatsapp", instance_id=parsed.envelope.instance_id, external_id__in=ids
+        ).exists()
+    return True
 
 
 def notification_replay(*, notification: Notification) -> Receipt:
