@@ -126,7 +126,8 @@ def _deleted(data: dict, kind: str) -> Content:
 
 
 def _poll(data: dict, kind: str) -> Content:
-    poll = as_dict(data.get("pollMessageData"))
+    # Today's shape, or the one Green API documented in 2023: `pollCreationMessage` beside typeMessage.
+    poll = as_dict(data.get("pollMessageData")) or as_dict(data.get("pollCreationMessage"))
     options = poll.get("options")
     names = [as_str(as_dict(o).get("optionName")) for o in options] if isinstance(options, list) else []
     text = "📊 " + as_str(poll.get("name"))
@@ -201,8 +202,13 @@ CONTENT_PARSERS: dict[str, Callable[[dict, str], Content]] = {
 }
 
 
+# typeMessage as Green API spells it, whatever the case it arrives in (`TextMessage`, `textmessage`).
+_SPELLINGS = {kind.lower(): kind for kind in CONTENT_PARSERS}
+
+
 def parse_content(message_data: dict) -> Content:
     kind = as_str(message_data.get("typeMessage"))
+    kind = _SPELLINGS.get(kind.lower(), kind)
     parser = CONTENT_PARSERS.get(kind)
     if parser is None:
         # Never dropped: kept with a placeholder, the body is in the notification for a human.

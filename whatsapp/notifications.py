@@ -178,7 +178,10 @@ INSTANCE_TYPES = (
     "quotaExceeded",
     "incomingBlock",
     "incomingCall",
+    "outgoingCall",
 )
+# Other spellings of a status, read as the status they mean.
+STATUS_SPELLINGS = {"fail": "failed"}
 
 
 def unwrap(body: dict) -> dict:
@@ -216,6 +219,7 @@ def parse(body: dict, env: Envelope | None = None) -> MessageNotification | Stat
         if not env.id_message:
             raise Malformed("idMessage is missing")
         status = as_str(body.get("status"))
+        status = STATUS_SPELLINGS.get(status, status)
         if not status:
             raise Malformed("status is empty")  # seen in the wild (REFERENCE §5, I-#1086)
         return StatusNotification(

@@ -441,21 +441,28 @@ def instance_event_record(parsed: InstanceNotification, notification: Notificati
             parsed.socket_status[:16],
             at,
         )
-    elif kind == "deviceInfo":
+    elif kind == "deviceInfo" and parsed.device:
+        # Some carry only `avatarInfo` (REFERENCE §6): no news of the device, which stays as known.
         instance.device = parsed.device
     elif kind == "quotaExceeded":
         instance.quota, instance.quota_exceeded_at = parsed.quota, at
     elif kind == "incomingBlock":
         instance.last_blocked_at = at
     instance.save()
-    detail = {
+    return Outcome.PROCESSED, _instance_event_detail(parsed)
+
+
+def _instance_event_detail(parsed: InstanceNotification) -> str:
+    kind = parsed.envelope.type_webhook
+    return {
         "stateInstanceChanged": parsed.state,
         "statusInstanceChanged": parsed.socket_status,
         "incomingCall": f"call {parsed.call_status} from {parsed.call_from}",
+        "outgoingCall": f"outgoing call {parsed.call_status} to {parsed.call_from}",  # `from` is the chat
+        "deviceInfo": kind if parsed.device else "no deviceData: the device is kept as it was",
         "incomingBlock": f"blocked by {parsed.blocked_chat}",
         "quotaExceeded": str(parsed.quota.get("status", "")),
     }.get(kind, kind)
-    return Outcome.PROCESSED, detail
 
 
 def _newer(stored: datetime | None, at: datetime) -> bool:
@@ -463,9 +470,8 @@ def _newer(stored: datetime | None, at: datetime) -> bool:
 
 
 # Kinds we know and deliberately do not act on; kept, and answered 200 so the queue moves on.
-IGNORED = {
-    "outgoingCall": "outgoing calls are listed in Green API's Russian docs only, with no documented format",
-}
+# None today (outgoingCall, once undocumented, is recorded as the incoming call is).
+IGNORED: dict[str, str] = {}
 
 HANDLERS: dict[str, Callable] = {
     "incomingMessageReceived": message_receive,
@@ -478,4 +484,5 @@ HANDLERS: dict[str, Callable] = {
     "quotaExceeded": instance_event_record,
     "incomingBlock": instance_event_record,
     "incomingCall": instance_event_record,
+    "outgoingCall": instance_event_record,
 }

@@ -4,7 +4,7 @@ import pytest
 
 from clients.models import Client
 from conftest import payload
-from whatsapp.models import Instance, Message, Notification
+from whatsapp.models import Instance, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,51 @@ def test_an_http_file_link_is_kept_as_the_link(post_webhook, settings, fast: boo
     body["messageData"]["fileMessageData"]["downloadUrl"] = url
     message = post_both_ways(post_webhook, settings, fast, body)
     assert (message.media_url, message.content) == (url, "Реквизиты для счёта")
+
+
+@both_ways
+def test_a_poll_in_the_2023_shape_reads_as_todays(post_webhook, settings, fast: bool) -> None:
+    today = payload("incomingMessageReceived.pollMessage.json")
+    body = payload("incomingMessageReceived.pollMessage.2023.json")
+    body["messageData"]["pollCreationMessage"] = today["messageData"]["pollMessageData"]
+    body["senderData"] = today["senderData"]
+    message = post_both_ways(post_webhook, settings, fast, body)
+    assert message.content == "📊 Когда проводим планёрку? 🗓 — Пн 10:00 / Вт 15:00 / Ср 11:30"
+
+
+@both_ways
+@pytest.mark.parametrize("spelling", ["TextMessage", "textmessage", "TEXTMESSAGE"])
+def test_type_message_is_read_whatever_its_case(post_webhook, settings, fast: bool, spelling: str) -> None:
+    body = payload("incomingMessageReceived.textMessage.json")
+    body["messageData"]["typeMessage"] = spelling
+    message = post_both_ways(post_webhook, settings, fast, body)
+    assert (message.type_message, message.content) == (
+        "textMessage",
+        body["messageData"]["textMessageData"]["textMessage"],
+    )
+
+
+def test_a_device_notification_without_device_data_keeps_the_stored_device(post_webhook) -> None:
+    post_webhook(payload("deviceInfo.json"))
+    assert post_webhook(payload("deviceInfo.avatarInfo.json")).json()["outcome"] == "processed"
+    assert Instance.objects.get().device["deviceModel"] == "SM-A546E"
+
+
+def test_an_outgoing_call_is_recorded_as_the_incoming_call_is(post_webhook) -> None:
+    answer = post_webhook(payload("outgoingCall.json")).json()
+    assert (answer["outcome"], answer["detail"]) == ("processed", "outgoing call pickUp to 79031234567@c.us")
+    assert Instance.objects.filter(id_instance=1103123456).exists()
+
+
+@both_ways
+def test_the_status_fail_is_a_failure(post_webhook, settings, fast: bool) -> None:
+    settings.WEBHOOK_FAST_PATH = fast
+    body = payload("outgoingMessageStatus.failed.json")
+    body["status"] = "fail"
+    client = Client.objects.create(whatsapp_id="77017654321")
+    Message.objects.create(
+        client=client, direction="outbound", status="sent", external_id=body["idMessage"], instance_id=1103123456
+    )
+    assert post_webhook(body).json()["outcome"] == "processed"
+    message = Message.objects.get()
+    assert (message.status, message.status_description) == ("failed", body["description"])

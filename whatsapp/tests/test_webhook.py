@@ -181,7 +181,6 @@ def test_get_is_405_and_never_a_redirect(client) -> None:
     [
         ({"typeWebhook": "somethingNew", "idMessage": "X1234567890123456"}, "unknown typeWebhook 'somethingNew'"),
         ({"foo": "bar"}, "typeWebhook is missing"),
-        ({"typeWebhook": "outgoingCall", "idMessage": "C1"}, "outgoing calls"),
         (
             {"typeWebhook": "incomingMessageReceived", "idMessage": "A1", "senderData": {}},
             "senderData.chatId is missing",
