@@ -47,6 +47,8 @@ class Content:
     latitude: float | None = None
     longitude: float | None = None
     quoted_id: str = ""  # the message this one replies to
+    quoted_text: str = ""  # what that message says, as the reply carries it
+    quoted_sender: str = ""  # who wrote that message: a number or lid, else the chat id as given
     target_id: str = ""  # the message an edit, deletion or reaction changes
 
 
@@ -214,10 +216,40 @@ def parse_content(message_data: dict) -> Content:
         # Never dropped: kept with a placeholder, the body is in the notification for a human.
         return Content(kind or "unknown", f"[Unsupported message type: {kind or 'missing'}]")
     content = parser(message_data, kind)
-    if not content.quoted_id and not content.target_id:
-        quoted = as_str(as_dict(message_data.get("quotedMessage")).get("stanzaId"))
-        if quoted:
-            content = replace(content, quoted_id=quoted)
+    if not content.target_id:  # a reaction's quotedMessage is what it reacts to, not a reply
+        content = replace(content, **_quoted(message_data, content.quoted_id))
     if content.text:
         content = replace(content, text=_explain_placeholder(content.text))
     return content
+
+
+def _quoted(data: dict, quoted_id: str) -> dict[str, str]:
+    """The message a reply quotes: `quotedMessage {stanzaId, participant, typeMessage, …}`, whose
+    other keys mirror the quoted message's type (REFERENCE §4); the legacy `quotedMessage` type has
+    the id and sender in extendedTextMessageData."""
+    quoted = as_dict(data.get("quotedMessage"))
+    legacy = as_dict(data.get("extendedTextMessageData"))
+    ext, place = as_dict(quoted.get("extendedTextMessage")), as_dict(quoted.get("location"))
+    texts = (
+        quoted.get("textMessage"),
+        quoted.get("caption"),
+        ext.get("text"),
+        ext.get("title"),
+        place.get("nameLocation"),
+        place.get("address"),
+        as_dict(quoted.get("contact")).get("displayName"),
+    )
+    kind = _SPELLINGS.get(as_str(quoted.get("typeMessage")).lower(), "")
+    text = next((as_str(t) for t in texts if as_str(t)), "") or _MEDIA_LABELS.get(kind, "")
+    sender = as_str(quoted.get("participant")) or (as_str(legacy.get("participant")) if quoted_id else "")
+    return {
+        "quoted_id": quoted_id or as_str(quoted.get("stanzaId")),
+        "quoted_text": _explain_placeholder(text),
+        "quoted_sender": _who(sender),
+    }
+
+
+def _who(chat_id: str) -> str:
+    """`79031234567@c.us` (`…:3@c.us`, `…@s.whatsapp.net`, `…@lid`) as the number or lid alone."""
+    user, _, server = chat_id.partition("@")
+    return user.split(":")[0] if server.lower() in ("c.us", "s.whatsapp.net", "lid") else chat_id

@@ -208,6 +208,9 @@ def message_from(parsed: MessageNotification, *, client_id: object, notification
     return Message(client_id=client_id, notification_id=notification_id, **message_columns(parsed))
 
 
+QUOTED_CHARS = 1000  # a reply shows the start of what it quotes; the whole is in its notification
+
+
 def message_columns(parsed: MessageNotification) -> dict[str, object]:
     """What a message notification says, as Message columns; the rest keep their defaults.
 
@@ -233,6 +236,8 @@ def message_columns(parsed: MessageNotification) -> dict[str, object]:
         "latitude": content.latitude,
         "longitude": content.longitude,
         "quoted_external_id": content.quoted_id[:128],
+        "quoted_content": content.quoted_text[:QUOTED_CHARS],
+        "quoted_sender": content.quoted_sender[:128],
         "sent_at": envelope.timestamp,
     }
 

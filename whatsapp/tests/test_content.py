@@ -102,3 +102,57 @@ def test_the_status_fail_is_a_failure(post_webhook, settings, fast: bool) -> Non
     assert post_webhook(body).json()["outcome"] == "processed"
     message = Message.objects.get()
     assert (message.status, message.status_description) == ("failed", body["description"])
+
+
+QUOTED = {
+    # The current shape: any message may carry quotedMessage {stanzaId, participant, typeMessage, …}.
+    "textMessage.withQuote": (
+        "BAE5F4886A9C1E21",
+        "Можем доставить завтра с 10:00 до 14:00, стоимость 1500 ₽.",
+        "77017654321",
+    ),
+    # The legacy `quotedMessage` type.
+    "quotedMessage": ("BAE5C0FFEE123456", "Курьер будет у вас через 30 минут.", "77017654321"),
+}
+
+
+@both_ways
+@pytest.mark.parametrize("name", QUOTED)
+def test_a_reply_keeps_what_it_quotes_and_who_wrote_it(post_webhook, settings, fast: bool, name: str) -> None:
+    message = post_both_ways(post_webhook, settings, fast, payload(f"incomingMessageReceived.{name}.json"))
+    assert (message.quoted_external_id, message.quoted_content, message.quoted_sender) == QUOTED[name]
+
+
+@pytest.mark.parametrize(
+    ("quoted", "text"),
+    [
+        ({"typeMessage": "imageMessage", "caption": "Вот фото", "downloadUrl": "https://x.example/a.jpg"}, "Вот фото"),
+        ({"typeMessage": "imageMessage", "caption": "", "downloadUrl": "https://x.example/a.jpg"}, "🖼 Photo"),
+        ({"typeMessage": "locationMessage", "location": {"nameLocation": "ТРЦ Mega", "address": "Алматы"}}, "ТРЦ Mega"),
+        ({"typeMessage": "contactMessage", "contact": {"displayName": "Игорь"}}, "Игорь"),
+        ({"typeMessage": "extendedTextMessage", "extendedTextMessage": {"title": "Ссылка"}}, "Ссылка"),
+    ],
+)
+def test_a_quote_of_any_kind_reads_as_a_person_would(post_webhook, quoted: dict, text: str) -> None:
+    body = payload("incomingMessageReceived.textMessage.withQuote.json")
+    body["messageData"]["quotedMessage"] = {"stanzaId": "Q1", "participant": "79031234567@c.us", **quoted}
+    post_webhook(body)
+    assert (Message.objects.get().quoted_content, Message.objects.get().quoted_sender) == (text, "79031234567")
+
+
+def test_a_reaction_is_not_a_reply(post_webhook) -> None:
+    post_webhook(payload("incomingMessageReceived.reactionMessage.json"))
+    message = Message.objects.get()
+    assert (message.quoted_external_id, message.quoted_content) == ("", "")
+
+
+def test_the_conversation_shows_the_quoted_text_from_the_notification_when_the_message_is_not_here(
+    post_webhook, client
+) -> None:
+    from accounts.models import User
+
+    post_webhook(payload("incomingMessageReceived.textMessage.withQuote.json"))
+    client.force_login(User.objects.create_superuser(email="boss@example.com", password="pw"))
+    page = client.get(f"/admin/clients/client/{Message.objects.get().client_id}/change/").content.decode()
+    assert "↪ 77017654321: Можем доставить завтра с 10:00 до 14:00, стоимость 1500 ₽." in page
+    assert "reply to a message not stored here" not in page
