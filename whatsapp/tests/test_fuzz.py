@@ -100,10 +100,11 @@ def _post(post_webhook, body: object):
 def _check_kept(answer, raw: str) -> None:
     assert answer.status_code == 200, answer.content
     kept = Notification.objects.get(pk=answer.json()["notificationId"])
-    if answer.json()["duplicate"]:
-        # The same notification (instance, type, idMessage, status) was kept already.
+    if kept.deliveries > 1:
+        # The same notification (instance, type, idMessage, status) was kept already, as first sent.
         assert kept.dedupe_key == dedupe_key(unwrap(loads(raw)), raw.encode())
         return
+    assert not answer.json()["duplicate"]
     assert kept.body == raw
 
 
