@@ -111,11 +111,10 @@ def _json_object(raw: bytes) -> tuple[bytes, dict | Answer]:
         raw = raw[len(codecs.BOM_UTF8) :]  # RFC 8259 lets a parser ignore it; nothing else needs it
     # NUL is never in UTF-8 JSON (it is written \u0000) and in every UTF-16 or UTF-32 text.
     bad = raw.find(b"\x00")
-    if bad < 0:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            bad = error.start
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = error.start if bad < 0 else min(bad, error.start)
     if bad >= 0:
         logs.log_error("body is not UTF-8", f"byte {bad} is 0x{raw[bad]:02x}")
         return raw, _error(400, f"Body must be UTF-8 JSON (RFC 8259); byte {bad} is not UTF-8 text.")
