@@ -14,11 +14,11 @@ measures what each part bought):
 
 It only ever takes the case it is sure of. Anything else (a `@lid`, an edit or reaction, our own
 send, a status before its message, a failed notification redelivered, a redelivered message whose
-row was deleted since, any error) returns None and
-goes the general way (`services.notification_receive`), which decides it exactly as if this module
-did not exist. A message's columns come from the same `services.message_columns` the general way
-uses, the others are the model's defaults written as SQL, and the test suite posts every payload
-both ways and compares the rows.
+row was deleted since, any error) returns None and goes the general way
+(`services.notification_receive`), which decides it exactly as if this module did not exist. A
+message's columns come from the same `services.message_columns` the general way uses, the others
+are the model's defaults written as SQL, and the test suite posts every payload both ways and
+compares the rows.
 """
 
 import json

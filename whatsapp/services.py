@@ -98,7 +98,7 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
         )
 
 
-def _done(notification: Notification, parsed: object) -> bool:
+def _done(notification: Notification, parsed: MessageNotification | StatusNotification | InstanceNotification) -> bool:
     """Whether a redelivery is answered as done. Failed and waiting notifications are retried, and so
     is a message notification whose message is gone: deleted since, by `clear_whatsapp_messages` or
     the guide's `DELETE FROM messages`, after which the guide sends its test webhook again."""
