@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from django.test import Client as HttpClient
 
-PAYLOADS = Path(__file__).resolve().parent.parent / "shared" / "greenapi" / "payloads"
+# Green API's example notifications (its documented shapes, invented values), kept with the tests
+# so that a clone runs them alone.
+PAYLOADS = Path(__file__).resolve().parent / "whatsapp" / "tests" / "payloads"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,15 +1,21 @@
 """Logging shared by the apps: where lines go, what may appear in them, and how verbose they are."""
 
+import copy
 import logging
 import os
 import re
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 
 _LONG_DIGITS = re.compile(r"\d{7,}")
+# What could end a log line or rewrite it on a terminal: C0 and C1 controls (\n, \r, ESC, NEL…),
+# DEL, and Unicode's line and paragraph separators.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_CONTROLS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class StdoutHandler(logging.StreamHandler):
@@ -41,6 +47,13 @@ class StdoutHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: object) -> None:
         pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, with what the notification put in it (ids, names, errors) unable to forge another."""
+        if record.args:
+            record = copy.copy(record)  # other handlers get the record as it was logged
+            record.args = _printable_args(record.args)
+        return super().format(record)
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.batch_seconds:
@@ -96,6 +109,30 @@ class StdoutHandler(logging.StreamHandler):
                 self.flush()
 
         threading.Thread(target=tick, name="log-writer", daemon=True).start()
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters written as escapes (`\\n`, `\\x1b`, `\\u2028`)."""
+    return _CONTROLS.sub(_escape, text) if _CONTROLS.search(text) else text
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group(0)
+    return _NAMED_CONTROLS.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def _printable_args(args: tuple | Mapping) -> tuple | dict:
+    """Numbers stay numbers (for `%d`); anything else becomes its text, made printable. Masked
+    values are masked first, so a control character cannot shield the digits after it."""
+    if isinstance(args, Mapping):
+        return {key: _printable_arg(value) for key, value in args.items()}
+    return tuple(_printable_arg(value) for value in args)
+
+
+def _printable_arg(value: object) -> object:
+    if isinstance(value, int | float):
+        return value
+    return printable(value if isinstance(value, str) else str(value))
 
 
 def mask(text: str | None) -> str:

@@ -13,11 +13,12 @@ measures what each part bought):
 - a redelivery of one of these that is done: counted, and answered as done.
 
 It only ever takes the case it is sure of. Anything else (a `@lid`, an edit or reaction, our own
-send, a status before its message, a failed notification redelivered, any error) returns None and
-goes the general way (`services.notification_receive`), which decides it exactly as if this module
-did not exist. A message's columns come from the same `services.message_columns` the general way
-uses, the others are the model's defaults written as SQL, and the test suite posts every payload
-both ways and compares the rows.
+send, a status before its message, a failed notification redelivered, a redelivered message whose
+row was deleted since, any error) returns None and goes the general way
+(`services.notification_receive`), which decides it exactly as if this module did not exist. A
+message's columns come from the same `services.message_columns` the general way uses, the others
+are the model's defaults written as SQL, and the test suite posts every payload both ways and
+compares the rows.
 """
 
 import json
@@ -47,8 +48,15 @@ _NOTIFICATION_INSERT = f"""
 # statement (a failed or waiting one returns no row and goes the general way, which retries it).
 _REDELIVERY = """
     ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = whatsapp_notifications.deliveries + 1
-    WHERE whatsapp_notifications.outcome IN ('processed', 'ignored')
+    WHERE whatsapp_notifications.outcome IN ('processed', 'ignored'){also}
     RETURNING id, deliveries, outcome, detail"""
+# A message's notification is done while its message exists: once deleted (the guide's clean-up),
+# the general way processes it again (services._done). One index lookup, only on a redelivery.
+_MESSAGE_REDELIVERY = _REDELIVERY.format(
+    also="""
+        AND EXISTS (SELECT FROM messages WHERE channel = 'whatsapp'
+            AND instance_id = EXCLUDED.instance_id AND external_id = EXCLUDED.id_message)"""
+)
 
 
 def _default_sql(field: Field) -> str:
@@ -134,7 +142,7 @@ def _message_sql(columns: tuple[str, ...], *, new_client: bool = False) -> str:
         client = f"client AS ({_client_by_number()}"
     return f"""
 WITH {client}
-), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client){_REDELIVERY}
+), notification AS ({_NOTIFICATION_INSERT.format(detail="''")} WHERE EXISTS (SELECT FROM client){_MESSAGE_REDELIVERY}
 ), message AS ({_message_insert(columns)}
 )
 SELECT client.id, client.name, n.id, n.deliveries, n.outcome, n.detail, (SELECT id FROM message), {new_client}
@@ -173,7 +181,7 @@ WITH target AS (
     WHERE channel = 'whatsapp' AND instance_id = %s AND external_id = %s
     FOR UPDATE
 ), notification AS ({_NOTIFICATION_INSERT.format(detail="CASE WHEN (SELECT ahead FROM target) THEN '' ELSE %s END")}
-    WHERE EXISTS (SELECT FROM target){_REDELIVERY}
+    WHERE EXISTS (SELECT FROM target){_REDELIVERY.format(also="")}
 ), changed AS (
     UPDATE messages SET status = %s, status_description = %s, updated_at = now()
     WHERE id IN (SELECT id FROM target WHERE ahead) AND EXISTS (SELECT FROM notification WHERE deliveries = 1)

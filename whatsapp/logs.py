@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from crm.log import mask
+from crm.log import mask, printable
 
 logger = logging.getLogger("whatsapp.webhook")
 
 BANNER = "═" * 55
+ID_CHARS = 128  # an idMessage is stored cut so; more in a line is only what a sender chose
 
 
 def log_received(body: object) -> None:
@@ -30,17 +31,21 @@ def log_received(body: object) -> None:
         f"📦 Body type: {kind}",
     ]
     if isinstance(body, dict):
-        lines.append("📦 Body keys: " + ", ".join(map(str, body)))
+        lines.append("📦 Body keys: " + printable(", ".join(map(str, body))))
     if settings.WEBHOOK_LOG_FULL_BODY:
-        lines.append("📦 Full body: " + json.dumps(body, indent=2, ensure_ascii=False))
+        # JSON escapes C0 controls but not DEL, C1 or U+2028/9: each of its lines made printable too.
+        dump = json.dumps(body, indent=2, ensure_ascii=False).split("\n")
+        lines.append("📦 Full body: " + "\n".join(map(printable, dump)))
     lines.append(BANNER)
+    # One message of several lines, the guide's banner; what came in the body is escaped above.
     logger.info("\n".join(lines))
 
 
 def log_outcome(body: dict, outcome: str, duplicate: bool) -> None:
     if settings.LOG_MODE == "development" or not logger.isEnabledFor(logging.INFO):
         return
-    kind, id_message = body.get("typeWebhook"), body.get("idMessage")
+    # Masked as in the warning and error lines: whatever the sender put in them, numbers included.
+    kind, id_message = (mask(str(body.get(key))[:ID_CHARS]) for key in ("typeWebhook", "idMessage"))
     logger.info("📨 Received webhook from Green API: %s %s %s%s", kind, id_message, outcome, " (duplicate)" * duplicate)
 
 

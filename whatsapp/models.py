@@ -109,6 +109,10 @@ class Message(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     quoted_external_id = models.CharField("quotes idMessage", max_length=128, blank=True)
+    # What the reply quotes, as its notification carried it: shown when the quoted message is not
+    # stored here (older than the CRM, deleted). Defaults, so bulk loads that predate them work.
+    quoted_content = models.TextField("quoted text", blank=True, default="")
+    quoted_sender = models.CharField("quoted sender", max_length=128, blank=True, default="", help_text="Who wrote it.")
     previous_contents = models.JSONField(default=list, blank=True, help_text="Texts before each edit.")
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

@@ -1,6 +1,5 @@
 """What happens to a Green API notification: kept first, then turned into messages and states."""
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from clients.services import (
 )
 from crm.db import insert_or_skip, lock_key
 from crm.log import Masked, step
-from whatsapp import fast_path, logs
+from whatsapp import fast_path, fields, logs
 from whatsapp.models import Instance, Message, Notification
 from whatsapp.notifications import (
     ChatId,
@@ -74,14 +73,13 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
     try:
         with transaction.atomic():
             notification, created = _notification_store(raw=raw, body=body, key=key, replay=replay)
-            # A repeat of something done is answered as done; failed and waiting ones are retried.
-            if not created and not replay and notification.outcome not in (Outcome.FAILED, Outcome.WAITING):
+            if not created and not replay and _done(notification, parsed):
                 log_duplicate(parsed, notification.outcome)
                 return Receipt(notification.pk, notification.outcome, notification.detail, duplicate=True)
             outcome, detail = HANDLERS[kind](parsed, notification)
             if not created or (outcome, detail) != (Outcome.PROCESSED, ""):
                 _finish(notification, outcome, detail)
-            return Receipt(notification.pk, outcome, detail, duplicate=not created)
+            return Receipt(notification.pk, outcome, detail, duplicate=False)
     except (OperationalError, InterfaceError):
         raise  # the database itself is unavailable: nothing was committed
     except (Malformed, NotProcessed) as reason:
@@ -100,11 +98,26 @@ def notification_receive(*, raw: bytes, body: dict, replay: bool = False) -> Rec
         )
 
 
+def _done(notification: Notification, parsed: MessageNotification | StatusNotification | InstanceNotification) -> bool:
+    """Whether a redelivery is answered as done. Failed and waiting notifications are retried, and so
+    is a message notification whose message is gone: deleted since, by `clear_whatsapp_messages` or
+    the guide's `DELETE FROM messages`, after which the guide sends its test webhook again."""
+    if notification.outcome in (Outcome.FAILED, Outcome.WAITING):
+        return False
+    if notification.outcome == Outcome.PROCESSED and isinstance(parsed, MessageNotification):
+        # The message it stored, or the one its edit, deletion or reaction was applied to.
+        ids = {parsed.envelope.id_message, parsed.content.target_id} - {""}
+        return Message.objects.filter(
+            channel="whatsapp", instance_id=parsed.envelope.instance_id, external_id__in=ids
+        ).exists()
+    return True
+
+
 def notification_replay(*, notification: Notification) -> Receipt:
     """Process a kept notification again (after a fix). Safe to repeat: every step is idempotent."""
     raw = notification.body.encode("utf-8")
     try:
-        body = json.loads(raw)
+        body = fields.loads(raw)
     except ValueError as error:
         return _store_outcome(
             raw=raw,
@@ -195,6 +208,9 @@ def message_from(parsed: MessageNotification, *, client_id: object, notification
     return Message(client_id=client_id, notification_id=notification_id, **message_columns(parsed))
 
 
+QUOTED_CHARS = 1000  # a reply shows the start of what it quotes; the whole is in its notification
+
+
 def message_columns(parsed: MessageNotification) -> dict[str, object]:
     """What a message notification says, as Message columns; the rest keep their defaults.
 
@@ -220,6 +236,8 @@ def message_columns(parsed: MessageNotification) -> dict[str, object]:
         "latitude": content.latitude,
         "longitude": content.longitude,
         "quoted_external_id": content.quoted_id[:128],
+        "quoted_content": content.quoted_text[:QUOTED_CHARS],
+        "quoted_sender": content.quoted_sender[:128],
         "sent_at": envelope.timestamp,
     }
 
@@ -391,7 +409,7 @@ def apply_waiting_statuses(message: Message) -> None:
         id_message=message.external_id,
     )
     for notification in waiting:
-        parsed = parse(json.loads(notification.body))
+        parsed = parse(fields.loads(notification.body))
         if isinstance(parsed, StatusNotification) and parsed.status in _RANK:
             _status_update(
                 message.instance_id,
@@ -428,21 +446,28 @@ def instance_event_record(parsed: InstanceNotification, notification: Notificati
             parsed.socket_status[:16],
             at,
         )
-    elif kind == "deviceInfo":
+    elif kind == "deviceInfo" and parsed.device:
+        # Some carry only `avatarInfo` (REFERENCE §6): no news of the device, which stays as known.
         instance.device = parsed.device
     elif kind == "quotaExceeded":
         instance.quota, instance.quota_exceeded_at = parsed.quota, at
     elif kind == "incomingBlock":
         instance.last_blocked_at = at
     instance.save()
-    detail = {
+    return Outcome.PROCESSED, _instance_event_detail(parsed)
+
+
+def _instance_event_detail(parsed: InstanceNotification) -> str:
+    kind = parsed.envelope.type_webhook
+    return {
         "stateInstanceChanged": parsed.state,
         "statusInstanceChanged": parsed.socket_status,
         "incomingCall": f"call {parsed.call_status} from {parsed.call_from}",
+        "outgoingCall": f"outgoing call {parsed.call_status} to {parsed.call_from}",  # `from` is the chat
+        "deviceInfo": kind if parsed.device else "no deviceData: the device is kept as it was",
         "incomingBlock": f"blocked by {parsed.blocked_chat}",
         "quotaExceeded": str(parsed.quota.get("status", "")),
     }.get(kind, kind)
-    return Outcome.PROCESSED, detail
 
 
 def _newer(stored: datetime | None, at: datetime) -> bool:
@@ -450,9 +475,8 @@ def _newer(stored: datetime | None, at: datetime) -> bool:
 
 
 # Kinds we know and deliberately do not act on; kept, and answered 200 so the queue moves on.
-IGNORED = {
-    "outgoingCall": "outgoing calls are listed in Green API's Russian docs only, with no documented format",
-}
+# None today (outgoingCall, once undocumented, is recorded as the incoming call is).
+IGNORED: dict[str, str] = {}
 
 HANDLERS: dict[str, Callable] = {
     "incomingMessageReceived": message_receive,
@@ -465,4 +489,5 @@ HANDLERS: dict[str, Callable] = {
     "quotaExceeded": instance_event_record,
     "incomingBlock": instance_event_record,
     "incomingCall": instance_event_record,
+    "outgoingCall": instance_event_record,
 }

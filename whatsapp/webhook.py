@@ -14,6 +14,7 @@ Two things carry it:
   posts the same requests both ways and compares the answers.
 """
 
+import codecs
 import hmac
 import json
 import logging
@@ -27,7 +28,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from crm.views import host_refused
-from whatsapp import logs
+from whatsapp import fields, logs
 from whatsapp.services import notification_receive
 
 # Green API waits 60 s before it redelivers; asking for sooner would not be honoured.
@@ -73,17 +74,9 @@ def answer(*, method: str, content_length: str | None, authorization: str, read:
     raw = read(limit + 1)
     if len(raw) > limit:
         return _error(413, f"Body larger than {limit} bytes.")
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        logs.log_error("body is not JSON", "nested too deeply")
-        return _error(400, "Body is nested too deeply to be a Green API notification.")
-    except ValueError as error:
-        logs.log_error("body is not JSON", error)
-        return _error(400, f"Body is not valid JSON: {error}")
-    if not isinstance(body, dict):
-        logs.log_error("body is not a JSON object", type(body).__name__)
-        return _error(400, "Body must be a JSON object.")
+    raw, body = _json_object(raw)
+    if isinstance(body, Answer):
+        return body
     logs.log_received(body)
     try:
         receipt = notification_receive(raw=raw, body=body)
@@ -109,6 +102,37 @@ def answer(*, method: str, content_length: str | None, authorization: str, read:
     )
 
 
+def _json_object(raw: bytes) -> tuple[bytes, dict | Answer]:
+    """The body as a JSON object, and the bytes to keep; or the 400 that says why it is not one.
+
+    JSON on the wire is UTF-8 (RFC 8259 §8.1), as Green API sends it. json.loads would also take
+    UTF-16 and UTF-32, and UTF-8 that encodes lone surrogates, none of which can be kept as text.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]  # RFC 8259 lets a parser ignore it; nothing else needs it
+    # NUL is never in UTF-8 JSON (it is written \u0000) and in every UTF-16 or UTF-32 text.
+    bad = raw.find(b"\x00")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = error.start if bad < 0 else min(bad, error.start)
+    if bad >= 0:
+        logs.log_error("body is not UTF-8", f"byte {bad} is 0x{raw[bad]:02x}")
+        return raw, _error(400, f"Body must be UTF-8 JSON (RFC 8259); byte {bad} is not UTF-8 text.")
+    try:
+        body = fields.loads(text)
+    except RecursionError:
+        logs.log_error("body is not JSON", "nested too deeply")
+        return raw, _error(400, "Body is nested too deeply to be a Green API notification.")
+    except ValueError as error:
+        logs.log_error("body is not JSON", error)
+        return raw, _error(400, f"Body is not valid JSON: {error}")
+    if not isinstance(body, dict):
+        logs.log_error("body is not a JSON object", type(body).__name__)
+        return raw, _error(400, "Body must be a JSON object.")
+    return raw, body
+
+
 def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
     """The webhook as a WSGI application (see the module's docstring)."""
     # What Django's request_started and request_finished do for the database: a connection that
@@ -125,7 +149,7 @@ def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
             read=environ["wsgi.input"].read,
         )
     except DisallowedHost as error:
-        logging.getLogger("django.security.DisallowedHost").error(str(error))
+        logging.getLogger("django.security.DisallowedHost").error("%s", error)
         result = Answer(400, {"error": "Bad Request", "detail": host_refused(environ)})
     except Exception:
         request_logger.error("Internal Server Error: %s", environ.get("PATH_INFO"), exc_info=True)

@@ -70,3 +70,20 @@ def test_lines_still_waiting_are_written_at_exit() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crm.settings", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True).stdout
     assert out == "line 0\nline 1\nline 2\n"
+
+
+def test_control_characters_in_a_lines_values_are_escaped_and_numbers_after_them_still_masked(capsys, settings) -> None:
+    from crm.log import Masked
+
+    settings.LOG_MODE = "production"
+    log = logger_with(StdoutHandler(), "test.log.controls")
+    log.info("id %s from %s, %d times", "A1\n📨 forged\r\x1b[2K", Masked("x\u202879991234567\x85+79161234567"), 3)
+    assert (
+        capsys.readouterr().out == "id A1\\n📨 forged\\r\\x1b[2K from x\\u20287999*****67\\x85+7916*****67, 3 times\n"
+    )
+
+
+def test_a_line_of_several_lines_of_our_own_is_left_as_written(capsys) -> None:
+    log = logger_with(StdoutHandler(), "test.log.banner")
+    log.info("═══\n📨 Received webhook from Green API\n═══")
+    assert capsys.readouterr().out == "═══\n📨 Received webhook from Green API\n═══\n"

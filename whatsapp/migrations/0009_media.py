@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('whatsapp', '0006_send_permission'),
+        ('whatsapp', '0008_message_quoted'),
     ]
 
     operations = [

@@ -175,6 +175,20 @@ def test_edit_changes_the_original_and_keeps_the_old_text(post_webhook) -> None:
     assert Message.objects.count() == 1
 
 
+def test_a_redelivered_edit_is_a_duplicate_while_its_original_exists_and_kept_as_its_own_once_deleted(
+    post_webhook,
+) -> None:
+    original = _original(post_webhook)
+    data = {"editedMessageData": {"textMessage": "Исправлено", "stanzaId": original.external_id}}
+    edit = _change(original, "editedMessage", data, "EDIT000000000002")
+    post_webhook(edit)
+    assert post_webhook(edit).json()["duplicate"] is True
+    Message.objects.all().delete()
+    answer = post_webhook(edit).json()
+    assert (answer["outcome"], answer["duplicate"]) == ("processed", False)
+    assert Message.objects.get().external_id == "EDIT000000000002"
+
+
 def test_deletion_marks_the_original_and_keeps_its_content(post_webhook) -> None:
     original = _original(post_webhook)
     post_webhook(

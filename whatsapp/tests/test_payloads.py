@@ -1,4 +1,4 @@
-"""Every example notification in ../shared/greenapi/payloads/, posted over HTTP, checked in the database."""
+"""Every example notification in whatsapp/tests/payloads/, posted over HTTP, checked in the database."""
 
 import pytest
 
@@ -37,6 +37,7 @@ INCOMING = {
     "contactMessage": {"content": "👤 Игорь Петров (бухгалтерия)"},
     "contactsArrayMessage": {"content": "👥 Maria Oliveira, Carlos Souza"},
     "pollMessage": {"content": "📊 Когда проводим планёрку? 🗓 — Пн 10:00 / Вт 15:00 / Ср 11:30"},
+    "pollMessage.2023": {"content": "📊 Доставка: утром или вечером? — Утром ☀️ / Вечером 🌙"},
     "pollUpdateMessage": {
         "content": "🗳 Когда проводим планёрку? 🗓: Вт 15:00",
         "quoted_external_id": "BAE59896B404EB11",
@@ -84,7 +85,7 @@ def test_incoming_payload_becomes_one_readable_inbound_message(post_webhook, var
 def test_every_payload_file_has_a_test() -> None:
     files = {p.name for p in PAYLOADS.glob("*.json")}
     covered = {f"incomingMessageReceived.{v}.json" for v in INCOMING} | {
-        p.name for p in PAYLOADS.glob("outgoing*.json")
+        p.name for p in PAYLOADS.glob("outgoing*Message*.json")
     }
     covered |= {f"{kind}.json" for kind in INSTANCE_EVENTS} | {"receiveNotification.response.json"}
     assert files - covered == set()
@@ -130,6 +131,8 @@ INSTANCE_EVENTS = {
     "incomingBlock": ("last_blocked_at", "set"),
     "incomingCall.offer": (None, "call offer from 79031234567@c.us"),
     "incomingCall.declined": (None, "call declined from 79031234567@c.us"),
+    "outgoingCall": (None, "outgoing call pickUp to 79031234567@c.us"),
+    "deviceInfo.avatarInfo": (None, "no deviceData: the device is kept as it was"),
 }
 
 

@@ -75,6 +75,9 @@ CASES = {
     "too deep": ("POST", b"[" * 100_000 + b"]" * 100_000, {}),
     "wrong method": ("GET", b"", {}),
     "unknown kind": ("POST", json.dumps({"typeWebhook": "somethingNew", "idMessage": "X1"}).encode(), {}),
+    "UTF-16": ("POST", json.dumps(TEXT).encode("utf-16"), {}),
+    "a lone surrogate in UTF-8": ("POST", b'{"a": "\xed\xa0\x80"}', {}),
+    "a number of 5,000 digits": ("POST", b'{"typeWebhook": "somethingNew", "timestamp": ' + b"9" * 5000 + b"}", {}),
 }
 
 
