@@ -9,6 +9,8 @@ class CRMAdminSite(admin.AdminSite):
     site_header = "WhatsApp CRM"
     site_title = "WhatsApp CRM"
     index_title = "Today"
+    # The admin is the whole site (`/` leads here): no "View site" link going round in a circle.
+    site_url = None
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         """The numbers staff look for first, above the usual list of models."""

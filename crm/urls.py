@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm import views
 
 urlpatterns = [
+    # Staff work in the admin; `/` is where a browser starts.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
     path("whatsapp/", include("whatsapp.urls")),

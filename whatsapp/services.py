@@ -220,7 +220,7 @@ def message_columns(parsed: MessageNotification) -> dict[str, object]:
         "latitude": content.latitude,
         "longitude": content.longitude,
         "quoted_external_id": content.quoted_id[:128],
-        "sent_at": envelope.timestamp,
+        "sent_at": envelope.timestamp or timezone.now(),  # the conversation is ordered by it
     }
 
 

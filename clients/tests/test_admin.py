@@ -39,6 +39,7 @@ def anna() -> Client:
             status=status,
             content=text,
             external_id=f"ANNA{i:016d}",
+            sent_at=now - timedelta(minutes=10 - i),
             created_at=now - timedelta(minutes=10 - i),
             status_description="SWE004: 1000" if status == "failed" else "",
         )
@@ -93,6 +94,7 @@ def test_a_long_thread_is_bounded_and_pages_back(staff, anna, django_assert_max_
                 direction="inbound",
                 content=f"m{i}",
                 external_id=f"BULK{i:016d}",
+                sent_at=now - timedelta(days=1, seconds=i),
                 created_at=now - timedelta(days=1, seconds=i),
             )
             for i in range(500)
@@ -113,7 +115,7 @@ def test_client_list_shows_activity_and_sorts_by_latest(staff, anna, django_asse
         direction="inbound",
         content="давно",
         external_id="OLD0000000000001",
-        created_at=timezone.now() - timedelta(days=30),
+        sent_at=timezone.now() - timedelta(days=30),
     )
     for i in range(30):
         Client.objects.create(name=f"C{i}", whatsapp_id=f"7998000{i:04d}")
