@@ -218,13 +218,13 @@ class Visit:
         return answer
 
     def post(self, url: str, data: dict) -> object:
-        before = snapshot() if self.role != "superuser" else None
         with transaction.atomic():
+            before = snapshot() if self.role != "superuser" else None
             answer = self.http.post(url, data)
             self.check(answer, "POST", url, data)
+            if before is not None:
+                assert snapshot() == before, f"{self.role}: POST {url} {data} changed the database"
             transaction.set_rollback(True)  # what a POST did stays out of the next page's data
-        if before is not None:
-            assert snapshot() == before, f"{self.role}: POST {url} {data} changed the database"
         return answer
 
     def check(self, answer, method: str, url: str, data: dict) -> None:
