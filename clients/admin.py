@@ -72,6 +72,11 @@ class ClientAdmin(admin.ModelAdmin):
         # Django orders plain Client querysets by this too (the client field of a message's form).
         return [_latest("sent_at").desc(nulls_last=True), "-created_at"]
 
+    def has_merge_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        # Merging edits the client kept and deletes the others. (Django offers an action when the
+        # user has ANY of the permissions it lists: one name for both keeps it AND.)
+        return self.has_change_permission(request, obj) and self.has_delete_permission(request, obj)
+
     def get_urls(self) -> list[URLPattern | URLResolver]:
         send = self.admin_site.admin_view(partial(admin_views.client_send, model_admin=self))
         export = self.admin_site.admin_view(partial(admin_views.client_export, model_admin=self))

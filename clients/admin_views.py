@@ -50,7 +50,7 @@ def _moment(request: HttpRequest, name: str) -> datetime | None:
     except ValueError:
         moment = None
     if value and moment is None:
-        messages.warning(request, f"{name}={value} is not a date and time (2024-01-15T10:30:00): newest shown.")
+        messages.warning(request, f"“{value}” is not a date and time (2024-01-15T10:30:00): the newest are shown.")
     if moment is not None and timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
@@ -152,15 +152,13 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
     return csv_response("clients.csv", header, rows)
 
 
-@admin.action(permissions=["change", "delete"], description="Merge selected clients (the same person)")
+@admin.action(permissions=["merge"], description="Merge selected clients (the same person)")
 def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
     """A confirmation page to pick the client to keep, then the merge: the others are deleted."""
     # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
     clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.n_messages, c.created_at))
     # Checked again here, as Django's delete action does: the action's declaration only hides it.
-    if not all(
-        model_admin.has_change_permission(request, c) and model_admin.has_delete_permission(request, c) for c in clients
-    ):
+    if not all(model_admin.has_merge_permission(request, c) for c in clients):
         raise PermissionDenied
     if len(clients) < 2:
         model_admin.message_user(request, "Select at least two clients to merge.", messages.WARNING)
