@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
@@ -64,7 +65,7 @@ class ClientAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(n_messages=Count("messages"), last_at=_latest("sent_at"), last_text=_latest("content"))
+            .annotate(n_messages=_count(), last_at=_latest("sent_at"), last_text=_latest("content"))
         )
 
     def get_ordering(self, request: HttpRequest) -> list[str | OrderBy]:
@@ -130,6 +131,13 @@ class ClientAdmin(admin.ModelAdmin):
         if len(digits) >= phones.MIN_CONTAINED_DIGITS:
             extra |= Q(whatsapp_id__contains=digits)
         return found | queryset.filter(extra), duplicates
+
+
+def _count() -> Coalesce:
+    """The client's messages, counted for the rows shown rather than by joining every message: a
+    join and GROUP BY over a million messages took seconds on every page of the list."""
+    counted = Message.objects.filter(client=OuterRef("pk")).order_by().values("client").annotate(n=Count("pk"))
+    return Coalesce(Subquery(counted.values("n")), 0)
 
 
 def _latest(column: str) -> Subquery:
