@@ -72,8 +72,6 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = [*PROVIDER_FIELDS, "file", "id", "created_at", "updated_at", "notification_body"]
     actions = ["export_csv"]
     list_per_page = 100
-    # "N of M" under a filter counts every message a second time.
-    show_full_result_count = False
 
     @admin.display(description="type", ordering="type_message")
     def type(self, obj: Message) -> str:

@@ -88,6 +88,7 @@ def anna() -> Client:
             type_message="textMessage",
             content=text,
             external_id=f"BROWSER{i:013d}",
+            sent_at=now - timedelta(minutes=30 - i),
             created_at=now - timedelta(minutes=30 - i),
         )
     Client.objects.create(name="João Silva", whatsapp_id="5511987654321")
