@@ -1,26 +1,24 @@
-"""Clients in the admin: the list staff start from, and each client's page as the conversation."""
+"""Clients in the admin: the list staff start from, and each client's page as the conversation.
+
+Declarations only; the pages and actions beyond Django's own are in clients/admin_views.py."""
 
 from datetime import datetime
+from functools import partial
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.dateparse import parse_datetime
+from django.db.models.expressions import OrderBy
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
 
-from clients import phones
+from clients import admin_views, phones
 from clients.models import Client, ClientNumber
-from clients.services import client_merge, client_number_lock
-from crm.csv_export import csv_response
-from whatsapp.models import Message
-
-THREAD_SIZE = 50
+from clients.services import client_number_lock
+from whatsapp.models import CONVERSATION_ORDER, Message
 
 
 def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError | None:
@@ -155,25 +153,40 @@ class ClientAdmin(admin.ModelAdmin):
     )
     readonly_fields = ["created_at", "updated_at"]
     fields = ["name", "phone", "whatsapp_id", "whatsapp_lid", "created_at", "updated_at"]
-    actions = ["export_csv", "merge"]
+    actions = [admin_views.export_csv, admin_views.merge]
     list_per_page = 50
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
-        latest = Message.objects.filter(client=OuterRef("pk")).order_by("-created_at")
-        # Not super(): it would order by get_ordering() before these annotations exist.
         return (
-            self.model._default_manager.get_queryset()
-            .annotate(
-                n_messages=Count("messages"),
-                last_at=Subquery(latest.values("created_at")[:1]),
-                last_text=Subquery(latest.values("content")[:1]),
-            )
-            .order_by("-last_at", "-created_at")
+            super()
+            .get_queryset(request)
+            .annotate(n_messages=_count(), last_at=_latest("sent_at"), last_text=_latest("content"))
         )
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
-        # Latest activity first: staff answer whoever wrote last. (NULLs — never wrote — last.)
-        return ["-last_at", "-created_at"]
+    def get_ordering(self, request: HttpRequest) -> list[str | OrderBy]:
+        # Whoever wrote last first (never wrote: last). An expression, not the list's annotation:
+        # Django orders plain Client querysets by this too (the client field of a message's form).
+        return [_latest("sent_at").desc(nulls_last=True), "-created_at"]
+
+    def has_merge_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        # Merging edits the client kept and deletes the others. (Django offers an action when the
+        # user has ANY of the permissions it lists: one name for both keeps it AND.)
+        return self.has_change_permission(request, obj) and self.has_delete_permission(request, obj)
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        send = self.admin_site.admin_view(partial(admin_views.client_send, model_admin=self))
+        export = self.admin_site.admin_view(partial(admin_views.client_export, model_admin=self))
+        return [
+            path("<path:object_id>/send/", send, name="clients_client_send"),
+            path("<path:object_id>/export/", export, name="clients_client_export"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), **admin_views.conversation(self, request, object_id)}
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description="client", ordering="name")
     def name_or_number(self, obj: Client) -> str:
@@ -214,118 +227,14 @@ class ClientAdmin(admin.ModelAdmin):
             extra |= Q(whatsapp_id__contains=digits)
         return found | queryset.filter(extra), duplicates
 
-    # -----------------------------------------------------------------------------------------
-    # The conversation on the client's page, and the reply box.
 
-    def get_urls(self) -> list:
-        return [
-            path("<path:object_id>/send/", self.admin_site.admin_view(self.send_view), name="clients_client_send"),
-            path(
-                "<path:object_id>/export/", self.admin_site.admin_view(self.export_view), name="clients_client_export"
-            ),
-            *super().get_urls(),
-        ]
+def _count() -> Coalesce:
+    """The client's messages, counted for the rows shown rather than by joining every message: a
+    join and GROUP BY over a million messages took seconds on every page of the list."""
+    counted = Message.objects.filter(client=OuterRef("pk")).order_by().values("client").annotate(n=Count("pk"))
+    return Coalesce(Subquery(counted.values("n")), 0)
 
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
-    ) -> HttpResponse:
-        client = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if client is not None:
-            context.update(self._thread(client, request.GET.get("before")))
-        return super().change_view(request, object_id, form_url, context)
 
-    def _thread(self, client: Client, before: str | None) -> dict:
-        """The latest THREAD_SIZE messages (before a time, to page back), oldest first."""
-        queryset = client.messages.all().order_by("-created_at")
-        moment = parse_datetime(before) if before else None
-        if moment:
-            queryset = queryset.filter(created_at__lt=moment)
-        page = list(queryset[: THREAD_SIZE + 1])
-        older = page[THREAD_SIZE - 1].created_at.isoformat() if len(page) > THREAD_SIZE else None
-        thread = list(reversed(page[:THREAD_SIZE]))
-        quoted_ids = {m.quoted_external_id for m in thread if m.quoted_external_id}
-        quoted = {
-            m.external_id: m.content
-            for m in Message.objects.filter(client=client, external_id__in=quoted_ids).only("external_id", "content")
-        }
-        for message in thread:
-            message.quoted_text = quoted.get(message.quoted_external_id, "")
-        return {"thread": thread, "thread_older": older, "thread_before": before or ""}
-
-    def send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        from whatsapp.greenapi import GreenAPIError
-        from whatsapp.outbound import message_send
-
-        client = get_object_or_404(Client, pk=object_id)
-        change_url = reverse("admin:clients_client_change", args=[client.pk])
-        if request.method != "POST" or not self.has_change_permission(request, client):
-            return HttpResponseRedirect(change_url)
-        try:
-            message = message_send(client=client, text=request.POST.get("text", ""))
-        except ValueError as error:
-            messages.error(request, str(error))
-        except GreenAPIError as error:
-            messages.error(request, f"Not sent: {error}")
-        else:
-            messages.success(request, f"Sent to {client} ({message.get_status_display()}).")
-        return HttpResponseRedirect(change_url + "#reply")
-
-    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The whole conversation as CSV, streamed however long it is."""
-        from whatsapp.admin import messages_csv
-
-        client = get_object_or_404(Client, pk=object_id)
-        if not self.has_view_permission(request, client):
-            return HttpResponseRedirect(reverse("admin:index"))
-        return messages_csv(client.messages.all(), f"conversation-{client.whatsapp_id or client.pk}.csv")
-
-    # -----------------------------------------------------------------------------------------
-    # Actions.
-
-    @admin.action(description="Export selected clients as CSV")
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
-        header = ["id", "name", "phone", "whatsapp_id", "whatsapp_lid", "messages", "last_message_at", "created_at"]
-        rows = (
-            [
-                c.pk,
-                c.name,
-                c.phone_display,
-                c.whatsapp_id or "",
-                c.whatsapp_lid or "",
-                c.n_messages,
-                c.last_at,
-                c.created_at,
-            ]
-            for c in queryset.iterator(chunk_size=2000)
-        )
-        return csv_response("clients.csv", header, rows)
-
-    @admin.action(description="Merge selected clients (the same person)")
-    def merge(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
-        # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
-        clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.n_messages, c.created_at))
-        if len(clients) < 2:
-            self.message_user(request, "Select at least two clients to merge.", messages.WARNING)
-            return None
-        if request.POST.get("keep"):
-            keep = next((c for c in clients if str(c.pk) == request.POST["keep"]), None)
-            if keep is None:
-                self.message_user(request, "Choose one of the selected clients to keep.", messages.ERROR)
-                return None
-            others = [c for c in clients if c.pk != keep.pk]
-            with transaction.atomic():
-                moved = client_merge(keep=keep, others=others)
-            self.message_user(request, f"Merged {len(others)} client(s) into {keep}: {moved} message(s) moved.")
-            return None
-        return TemplateResponse(
-            request,
-            "admin/clients/client/merge.html",
-            {
-                **self.admin_site.each_context(request),
-                "clients": clients,
-                "title": "Merge clients",
-                "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            },
-        )
+def _latest(column: str) -> Subquery:
+    """A column of the client's latest message, as the conversation orders them."""
+    return Subquery(Message.objects.filter(client=OuterRef("pk")).order_by(*CONVERSATION_ORDER).values(column)[:1])

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm import views
@@ -8,6 +9,8 @@ from crm import views
 handler400 = "crm.views.bad_request"
 
 urlpatterns = [
+    # Staff work in the admin; `/` is where a browser starts.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
     path("whatsapp/", include("whatsapp.urls")),

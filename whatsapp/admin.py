@@ -1,3 +1,8 @@
+"""WhatsApp in the admin: messages, the notifications as Green API sent them, the instances."""
+
+import re
+from urllib.parse import urlsplit
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -9,18 +14,75 @@ from whatsapp.models import Instance, Message, Notification
 
 PROVIDER_FIELDS = ["external_id", "instance_id", "chat_id", "chat_name", "sender_name", "sent_at", "notification"]
 
+# Green API's typeMessage as staff read it where spelling it out (pollUpdateMessage: "Poll update")
+# would say less.
+TYPE_LABELS = {
+    "extendedTextMessage": "Text (with preview)",
+    "quotedMessage": "Reply",
+    "audioMessage": "Voice / audio",
+    "contactsArrayMessage": "Contacts",
+    "editedMessage": "Edit",
+    "deletedMessage": "Deletion",
+}
+
+
+def type_label(type_message: str) -> str:
+    """A readable name for a typeMessage: textMessage is "Text", imageMessage "Image"."""
+    if type_message in TYPE_LABELS:
+        return TYPE_LABELS[type_message]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", type_message.removesuffix("Message")).lower()
+    return words[:1].upper() + words[1:] or "—"
+
+
+def web_link(url: str) -> str:
+    """`url` when a browser may open it as a file link (http or https); otherwise "" (show it as text:
+    a `javascript:` or `data:` link runs or shows whatever the sender chose)."""
+    parts = urlsplit(url)
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+class TypeFilter(admin.SimpleListFilter):
+    """The types present, by their readable names; the URL keeps Green API's (?type_message=textMessage)."""
+
+    title = "type"
+    parameter_name = "type_message"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        kinds = Message.objects.order_by().values_list("type_message", flat=True).distinct()
+        return sorted(((kind, type_label(kind)) for kind in kinds), key=lambda choice: choice[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        return queryset.filter(type_message=self.value()) if self.value() is not None else queryset
+
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "client_link", "direction", "type_message", "status", "preview"]
-    list_filter = ["direction", "status", "type_message", "channel", "created_at"]
+    list_display = ["created_at", "client_link", "direction", "type", "status", "preview"]
+    list_filter = ["direction", "status", TypeFilter, "created_at"]
     list_select_related = ["client"]
-    search_fields = ["content", "client__name", "client__whatsapp_id", "external_id"]
+    search_fields = ["content", "client__name", "client__whatsapp_id", "external_id", "type_message"]
+    search_help_text = (
+        "Text, the client's name or number, an idMessage, or a type as Green API names it (imageMessage)."
+    )
     date_hierarchy = "created_at"
-    raw_id_fields = ["client"]
-    readonly_fields = [*PROVIDER_FIELDS, "id", "created_at", "updated_at", "notification_body"]
+    # Chosen by search, never as a list of every client (and Django orders that list by ClientAdmin's ordering).
+    autocomplete_fields = ["client"]
+    # The file link is shown by `file`, as a link only when it is http(s); never as a field Django links itself.
+    exclude = ["media_url"]
+    readonly_fields = [*PROVIDER_FIELDS, "file", "id", "created_at", "updated_at", "notification_body"]
     actions = ["export_csv"]
     list_per_page = 100
+
+    @admin.display(description="type", ordering="type_message")
+    def type(self, obj: Message) -> str:
+        return type_label(obj.type_message)
+
+    @admin.display(description="file")
+    def file(self, obj: Message) -> str:
+        link = web_link(obj.media_url)
+        if not link:
+            return obj.media_url or "—"
+        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', link, obj.file_name or link)
 
     @admin.display(description="client", ordering="client__name")
     def client_link(self, obj: Message) -> str:
@@ -39,7 +101,7 @@ class MessageAdmin(admin.ModelAdmin):
             return "—"
         return format_html("<pre>{}</pre>", notification.body_pretty)
 
-    @admin.action(description="Export selected messages as CSV")
+    @admin.action(permissions=["view"], description="Export selected messages as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
         return messages_csv(queryset, "messages.csv")
 
@@ -92,6 +154,9 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False
+
     def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return False
 
@@ -101,5 +166,9 @@ class InstanceAdmin(admin.ModelAdmin):
     list_display = ["id_instance", "wid", "state", "state_changed_at", "socket_status", "updated_at"]
     readonly_fields = [f.name for f in Instance._meta.fields]
 
+    # What the instance last reported: kept by its notifications, never typed in.
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Instance | None = None) -> bool:
         return False

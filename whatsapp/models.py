@@ -19,7 +19,7 @@ class Notification(models.Model):
         PROCESSED = "processed"
         IGNORED = "ignored"
         FAILED = "failed"
-        WAITING = "waiting", "waiting for its message"
+        WAITING = "waiting", "Waiting for its message"
 
     # No index: ids grow with arrival, so "newest first" is the primary key backwards.
     received_at = models.DateTimeField(default=timezone.now)
@@ -71,6 +71,10 @@ class Notification(models.Model):
             return self.body
 
 
+# A conversation, newest first: by WhatsApp's time (whole seconds), then by arrival.
+CONVERSATION_ORDER = ["-sent_at", "-created_at"]
+
+
 class Message(models.Model):
     """A WhatsApp message of a client, inbound or outbound; one row per Green API idMessage."""
 
@@ -85,12 +89,12 @@ class Message(models.Model):
         DELIVERED = "delivered"
         READ = "read"
         FAILED = "failed"
-        NO_ACCOUNT = "noAccount", "no WhatsApp account"
-        NOT_IN_GROUP = "notInGroup", "not in group"
-        YELLOW_CARD = "yellowCard", "yellow card (spam)"
+        NO_ACCOUNT = "noAccount", "No WhatsApp account"
+        NOT_IN_GROUP = "notInGroup", "Not in group"
+        YELLOW_CARD = "yellowCard", "Yellow card (spam)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of its own: messages_client_created (client, -created_at) serves every lookup by client.
+    # No index of its own: messages_client_sent (client, -sent_at, -created_at) serves every lookup by client.
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", db_index=False)
     channel = models.CharField(max_length=16, default="whatsapp")
     direction = models.CharField(max_length=8, choices=Direction.choices)
@@ -117,7 +121,11 @@ class Message(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     reaction = models.CharField(max_length=32, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="WhatsApp's timestamp.")
+    # What the conversation is ordered by: a message redelivered after an outage takes its place.
+    sent_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="WhatsApp's time; when it arrived (or was sent from here) if WhatsApp gave none.",
+    )
     # Neither an index nor a database constraint: the webhook writes a message and its notification
     # in one statement, so the reference is right by construction, and each would cost every
     # incoming message an index entry and a foreign-key check. Notifications are never deleted
@@ -149,7 +157,7 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["client", "-created_at"], name="messages_client_created"),
+            models.Index(fields=["client", *CONVERSATION_ORDER], name="messages_client_sent"),
             models.Index(fields=["-created_at"], name="messages_created"),
         ]
 

@@ -238,7 +238,7 @@ def message_columns(parsed: MessageNotification) -> dict[str, object]:
         "quoted_external_id": content.quoted_id[:128],
         "quoted_content": content.quoted_text[:QUOTED_CHARS],
         "quoted_sender": content.quoted_sender[:128],
-        "sent_at": envelope.timestamp,
+        "sent_at": envelope.timestamp or timezone.now(),  # the conversation is ordered by it
     }
 
 

@@ -1,7 +1,9 @@
 """The admin staff live in: the conversation page, the client list, search, export, merge, index."""
 
 import csv
+import html
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from clients.models import Client
 from clients.tests.forms import client_form
-from conftest import payload
+from conftest import payload, postgres_only
 from whatsapp.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +42,7 @@ def anna() -> Client:
             status=status,
             content=text,
             external_id=f"ANNA{i:016d}",
+            sent_at=now - timedelta(minutes=10 - i),
             created_at=now - timedelta(minutes=10 - i),
             status_description="SWE004: 1000" if status == "failed" else "",
         )
@@ -94,6 +97,7 @@ def test_a_long_thread_is_bounded_and_pages_back(staff, anna, django_assert_max_
                 direction="inbound",
                 content=f"m{i}",
                 external_id=f"BULK{i:016d}",
+                sent_at=now - timedelta(days=1, seconds=i),
                 created_at=now - timedelta(days=1, seconds=i),
             )
             for i in range(500)
@@ -114,7 +118,7 @@ def test_client_list_shows_activity_and_sorts_by_latest(staff, anna, django_asse
         direction="inbound",
         content="давно",
         external_id="OLD0000000000001",
-        created_at=timezone.now() - timedelta(days=30),
+        sent_at=timezone.now() - timedelta(days=30),
     )
     for i in range(30):
         Client.objects.create(name=f"C{i}", whatsapp_id=f"7998000{i:04d}")
@@ -207,3 +211,238 @@ def test_a_refused_reply_shows_the_reason_and_is_kept_as_failed(staff, anna, fak
     answer = staff.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Ещё раз"}, follow=True)
     assert "Not sent: Green API&#x27;s quota is used up" in answer.content.decode()
     assert Message.objects.get(content="Ещё раз").status == "failed"
+
+
+# -------------------------------------------------------------------------------------------------
+# Pages that answered 500, and permissions per role.
+
+
+def staff_with(client, *codenames: str):
+    """A logged-in staff member holding exactly these permissions (`clients.view_client`, …)."""
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user(email="staff@example.com", password="pw", is_staff=True)
+    for codename in codenames:
+        app_label, name = codename.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=name))
+    client.force_login(user)
+    return client
+
+
+def test_a_message_opens_and_one_can_be_added_by_hand(staff, anna) -> None:
+    message = anna.messages.first()
+    assert staff.get(f"/admin/whatsapp/message/{message.pk}/change/").status_code == 200
+    assert staff.get("/admin/whatsapp/message/add/").status_code == 200
+    answer = staff.post(
+        "/admin/whatsapp/message/add/",
+        {
+            "client": anna.pk,
+            "channel": "whatsapp",
+            "direction": "inbound",
+            "type_message": "textMessage",
+            "content": "записано вручную",
+            "status": "received",
+            "previous_contents": "[]",
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    added = Message.objects.get(content="записано вручную")
+    assert added.client == anna
+    assert added.sent_at is not None
+
+
+def test_a_bad_before_on_a_client_page_is_said_and_ignored(staff, anna) -> None:
+    answer = staff.get(change_url(anna), {"before": "2024-13-01T00:00:00"})
+    assert answer.status_code == 200
+    page = answer.content.decode()
+    assert "“2024-13-01T00:00:00” is not a date and time" in page
+    assert page.count('class="bubble') == 3
+
+
+@pytest.mark.parametrize("view", ["export", "send"])
+def test_export_and_send_of_an_id_that_is_not_a_uuid_are_404(staff, view: str) -> None:
+    answer = (staff.get if view == "export" else staff.post)(f"/admin/clients/client/not-a-uuid/{view}/")
+    assert answer.status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_merge_needs_change_and_delete_permission_on_clients(client, anna) -> None:
+    twin = Client.objects.create(name="twin", whatsapp_lid="120650379300963")
+    merge = {"action": "merge", "_selected_action": [anna.pk, twin.pk], "keep": str(anna.pk)}
+    staff_with(client, "clients.view_client", "clients.change_client")
+    assert 'value="merge"' not in client.get("/admin/clients/client/").content.decode()
+    assert client.post("/admin/clients/client/", merge).status_code in (302, 403)
+    assert Client.objects.filter(pk=twin.pk).exists()
+
+
+def test_merge_is_offered_to_staff_who_may_change_and_delete_clients(client, anna) -> None:
+    twin = Client.objects.create(name="twin", whatsapp_lid="120650379300963")
+    staff_with(client, "clients.view_client", "clients.change_client", "clients.delete_client")
+    assert 'value="merge"' in client.get("/admin/clients/client/").content.decode()
+    merge = {"action": "merge", "_selected_action": [anna.pk, twin.pk], "keep": str(anna.pk)}
+    assert client.post("/admin/clients/client/", merge).status_code == 302
+    assert not Client.objects.filter(pk=twin.pk).exists()
+
+
+def test_the_merge_view_refuses_who_may_not_delete_even_when_called_directly(rf, anna) -> None:
+    from django.contrib import admin
+    from django.core.exceptions import PermissionDenied
+
+    from clients import admin_views
+
+    request = rf.post("/admin/clients/client/", {"keep": str(anna.pk)})
+    request.user = User.objects.create_user(email="editor@example.com", password="pw", is_staff=True)
+    model_admin = admin.site._registry[Client]
+    with pytest.raises(PermissionDenied):
+        admin_views.merge(model_admin, request, model_admin.get_queryset(request))
+
+
+def test_without_the_send_permission_there_is_no_reply_box_and_sending_is_refused(client, anna, fake_greenapi) -> None:
+    staff_with(client, "clients.view_client", "clients.change_client", "whatsapp.view_message")
+    page = client.get(change_url(anna)).content.decode()
+    assert "Курьер будет через час" in page
+    assert "Reply on WhatsApp" not in page
+    before = Message.objects.count()
+    assert client.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Не надо"}).status_code == 403
+    assert Message.objects.count() == before
+    assert fake_greenapi.sent == []
+
+
+def test_with_the_send_permission_staff_reply(client, anna, fake_greenapi) -> None:
+    staff_with(client, "clients.view_client", "whatsapp.view_message", "whatsapp.send_message")
+    assert "Reply on WhatsApp" in client.get(change_url(anna)).content.decode()
+    answer = client.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Отправлено"})
+    assert answer.status_code == 302
+    assert Message.objects.get(content="Отправлено").status == "sent"
+
+
+def test_the_conversation_needs_permission_to_view_messages(client, anna) -> None:
+    staff_with(client, "clients.view_client")
+    page = client.get(change_url(anna)).content.decode()
+    assert "Курьер будет через час" not in page
+    assert "needs the permission" in page
+    assert client.get(f"/admin/clients/client/{anna.pk}/export/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(document.cookie)", "data:text/html,<script>x</script>", " javascript:x"]
+)
+def test_a_file_link_that_is_not_http_is_shown_as_text(staff, anna, url: str) -> None:
+    message = Message.objects.create(
+        client=anna, direction="inbound", type_message="documentMessage", media_url=url, file_name="invoice.pdf"
+    )
+    for page in (staff.get(change_url(anna)), staff.get(f"/admin/whatsapp/message/{message.pk}/change/")):
+        body = page.content.decode()
+        assert not re.search(r'href="\s*(javascript|data):', body)
+        assert "invoice.pdf" in body
+
+
+def test_an_http_file_link_is_a_link_in_the_conversation_and_the_message(staff, anna) -> None:
+    url = "https://sw-media-1103.storage.yandexcloud.net/1103123456/doc.pdf"
+    message = Message.objects.create(client=anna, direction="inbound", media_url=url, file_name="doc.pdf")
+    assert f'href="{url}"' in staff.get(change_url(anna)).content.decode()
+    assert f'href="{url}"' in staff.get(f"/admin/whatsapp/message/{message.pk}/change/").content.decode()
+
+
+# -------------------------------------------------------------------------------------------------
+# The conversation in WhatsApp's time.
+
+
+def test_each_bubble_shows_whatsapps_time_and_a_late_redelivery_takes_its_place(staff, anna) -> None:
+    written = timezone.now() - timedelta(hours=5)
+    Message.objects.create(
+        client=anna, direction="inbound", content="написано до сбоя", sent_at=written, external_id="LATE0000000001"
+    )
+    page = staff.get(change_url(anna)).content.decode()
+    assert page.index("написано до сбоя") < page.index("Где мой заказ"), "in WhatsApp's order, not arrival's"
+    local = timezone.localtime(written)
+    assert local.strftime("%d %b %Y %H:%M") in page
+
+
+def test_paging_back_reaches_every_message_once_even_within_one_second(staff, anna) -> None:
+    now = timezone.now()
+    Message.objects.bulk_create(
+        Message(
+            client=anna,
+            direction="inbound",
+            content=f"m{i:03d}.",
+            external_id=f"SAME{i:012d}",
+            sent_at=now - timedelta(days=1, seconds=i // 40),  # 40 messages in each WhatsApp second
+            created_at=now - timedelta(days=1, seconds=i),
+        )
+        for i in range(130)
+    )
+    seen, url = [], change_url(anna)
+    while url:
+        page = staff.get(url).content.decode()
+        seen += [m for m in re.findall(r"m\d{3}\.", page) if m not in seen[-200:]]
+        older = re.search(r'href="(\?before=[^"#]*)', page)
+        url = change_url(anna) + html.unescape(older[1]) if older else None
+    assert sorted(seen) == sorted(f"m{i:03d}." for i in range(130))
+    assert len(seen) == 130
+
+
+@postgres_only
+def test_the_conversation_is_read_from_its_index_without_sorting(staff, anna) -> None:
+    from django.db import connection
+
+    from clients.admin_views import _page
+
+    with connection.cursor() as cursor:
+        # A handful of rows would be read whole; with the alternatives off, a plan without a sort
+        # exists only if the index serves the order (as it must at a million messages).
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        for before, received in [(None, None), (timezone.now(), timezone.now())]:
+            sql, params = _page(anna, before, received)[:51].query.sql_with_params()
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "messages_client_sent" in plan, plan
+            assert "Sort" not in plan, plan
+
+
+# -------------------------------------------------------------------------------------------------
+# What a new user tripped on.
+
+
+def test_message_types_read_as_words_and_filter_and_search_by_green_apis_name(staff, anna) -> None:
+    Message.objects.create(client=anna, direction="inbound", type_message="imageMessage", content="🖼 Photo")
+    Message.objects.filter(content__startswith="Здравствуйте").update(type_message="textMessage")
+    page = staff.get("/admin/whatsapp/message/").content.decode()
+    assert '<td class="field-type">Image</td>' in page
+    assert '<td class="field-type">Text</td>' in page
+    assert "?type_message=imageMessage" in page
+    filtered = staff.get("/admin/whatsapp/message/", {"type_message": "imageMessage"}).content.decode()
+    assert "🖼 Photo" in filtered
+    assert "Где мой заказ" not in filtered
+    searched = staff.get("/admin/whatsapp/message/", {"q": "imageMessage"}).content.decode()
+    assert "🖼 Photo" in searched
+    assert "Где мой заказ" not in searched
+
+
+def test_filter_choices_are_written_alike(staff, anna) -> None:
+    page = staff.get("/admin/whatsapp/message/").content.decode()
+    assert "No WhatsApp account" in page
+    assert "Yellow card (spam)" in page
+    assert "Waiting for its message" in staff.get("/admin/whatsapp/notification/").content.decode()
+
+
+def test_notifications_and_instances_are_read_only_pages_without_save_buttons(staff, post_webhook) -> None:
+    from whatsapp.models import Instance, Notification
+
+    post_webhook(payload("stateInstanceChanged.authorized.json"))
+    for url in (
+        f"/admin/whatsapp/notification/{Notification.objects.get().pk}/change/",
+        f"/admin/whatsapp/instance/{Instance.objects.get().pk}/change/",
+    ):
+        page = staff.get(url).content.decode()
+        assert 'name="_save"' not in page, url
+        assert 'name="_continue"' not in page, url
+        assert "authorized" in page
+
+
+def test_the_site_root_leads_to_the_admin_and_no_view_site_link_goes_round(staff) -> None:
+    answer = staff.get("/")
+    assert answer.status_code == 302
+    assert answer["Location"] == "/admin/"
+    assert "View site" not in staff.get("/admin/").content.decode()

@@ -85,8 +85,10 @@ def anna() -> Client:
             client=anna,
             direction=direction,
             status=status,
+            type_message="textMessage",
             content=text,
             external_id=f"BROWSER{i:013d}",
+            sent_at=now - timedelta(minutes=30 - i),
             created_at=now - timedelta(minutes=30 - i),
         )
     Client.objects.create(name="João Silva", whatsapp_id="5511987654321")
@@ -158,3 +160,51 @@ def test_a_refused_reply_is_shown_with_its_reason(page, live_server, anna, fake_
     page.wait_for_selector(".messagelist")
     assert "quota is used up" in page.inner_text(".messagelist")
     assert "✗ Failed" in page.locator("#thread .bubble").last.inner_text()
+
+
+def test_at_1366_px_the_message_list_shows_its_text_beside_the_filters(browser, live_server, anna, shots) -> None:
+    Message.objects.create(
+        client=Client.objects.get(name="João Silva"),
+        direction="outbound",
+        status="read",
+        type_message="textMessage",
+        content="Olá João! Seu pedido #7731 foi enviado 📦 Código de rastreio: BR123456789XX, entrega prevista amanhã",
+    )
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    User.objects.create_superuser(email="staff@example.com", password="a-long-staff-password")
+    page.goto(f"{live_server.url}/admin/whatsapp/message/")
+    page.fill("#id_username", "staff@example.com")
+    page.fill("#id_password", "a-long-staff-password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#result_list")
+    filters = page.locator("#changelist-filter").bounding_box()
+    shown = page.locator("#changelist .results").bounding_box()  # what it shows; wider rows are cut
+    assert shown["x"] + shown["width"] <= filters["x"]
+    for cell in page.locator("#result_list td.field-preview").all():
+        box = cell.bounding_box()
+        assert box["width"] >= 300, "room for a line of text, not a column of words"
+        assert box["x"] + box["width"] <= shown["x"] + shown["width"], "the text is not cut by the filter panel"
+    assert page.locator("#result_list td.field-type").first.inner_text() == "Text"
+    page.screenshot(path=str(shots / "messages.png"))
+    context.close()
+
+
+def test_view_only_staff_read_the_conversation_without_a_reply_box(browser, live_server, anna, shots) -> None:
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user(email="viewer@example.com", password="a-long-viewer-password", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/clients/client/{anna.pk}/change/")
+    page.fill("#id_username", "viewer@example.com")
+    page.fill("#id_password", "a-long-viewer-password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#thread")
+    assert page.locator("#thread .bubble").count() == 3
+    assert page.locator("#reply").count() == 0
+    assert page.locator("input[name=_save]").count() == 0
+    page.goto(f"{live_server.url}/admin/whatsapp/message/{anna.messages.first().pk}/change/")
+    assert "View message" in page.inner_text("#content")
+    context.close()

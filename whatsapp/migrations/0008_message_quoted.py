@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('whatsapp', '0006_send_permission'),
+        ('whatsapp', '0007_messages_client_sent_at'),
     ]
 
     operations = [

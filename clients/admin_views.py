@@ -1,0 +1,190 @@
+"""The client admin's pages beyond Django's own: the conversation and its reply box, the exports, merge.
+
+Each checks its permissions the way Django's admin does: a missing object is a 404, a missing right
+a 403 (PermissionDenied), and actions declare theirs so the admin offers them only to who may use them.
+"""
+
+from datetime import datetime
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from clients.models import Client
+from clients.services import client_merge
+from crm.csv_export import csv_response
+from whatsapp.admin import messages_csv, web_link
+from whatsapp.models import CONVERSATION_ORDER, Message
+
+THREAD_SIZE = 50
+SEND_PERMISSION = "whatsapp.send_message"
+READ_PERMISSION = "whatsapp.view_message"
+
+
+def _client_or_404(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> Client:
+    # get_object answers None for an id that is not a UUID as for one that does not exist.
+    client = model_admin.get_object(request, unquote(object_id))
+    if client is None:
+        raise Http404(f"No client with the id {object_id!r}.")
+    return client
+
+
+# -------------------------------------------------------------------------------------------------
+# The conversation on the client's page.
+
+
+def _moment(request: HttpRequest, name: str) -> datetime | None:
+    """A time from the query string; a bad one is said and ignored (staff type these by hand too)."""
+    value = request.GET.get(name, "")
+    try:
+        moment = parse_datetime(value) if value else None
+    except ValueError:
+        moment = None
+    if value and moment is None:
+        messages.warning(request, f"“{value}” is not a date and time (2024-01-15T10:30:00): the newest are shown.")
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def _page(client: Client, before: datetime | None, received_before: datetime | None) -> QuerySet[Message]:
+    """Messages older than a (sent_at, created_at) cursor, newest first: the ones that share a second
+    with the last shown are not skipped. `sent_at <= before` lets the index start at the cursor."""
+    queryset = client.messages.order_by(*CONVERSATION_ORDER)
+    if before is None:
+        return queryset
+    if received_before is None:
+        return queryset.filter(sent_at__lt=before)
+    return queryset.filter(sent_at__lte=before).filter(Q(sent_at__lt=before) | Q(created_at__lt=received_before))
+
+
+def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> dict:
+    """The latest THREAD_SIZE messages (or those before `?before=`), oldest first, for the change page."""
+    client = model_admin.get_object(request, unquote(object_id))
+    if client is None or not request.user.has_perm(READ_PERMISSION):
+        return {}
+    before = _moment(request, "before")
+    page = list(_page(client, before, _moment(request, "received_before") if before else None)[: THREAD_SIZE + 1])
+    thread = list(reversed(page[:THREAD_SIZE]))
+    older = None
+    if len(page) > THREAD_SIZE:
+        oldest = thread[0]
+        older = urlencode({"before": oldest.sent_at.isoformat(), "received_before": oldest.created_at.isoformat()})
+    quoted_ids = {m.quoted_external_id for m in thread if m.quoted_external_id}
+    quoted = {
+        m.external_id: m.content
+        for m in Message.objects.filter(client=client, external_id__in=quoted_ids).only("external_id", "content")
+    }
+    for message in thread:
+        message.quoted_text = quoted.get(message.quoted_external_id, "")
+        message.file_link = web_link(message.media_url)
+    return {
+        "thread": thread,
+        "thread_older": older,
+        "thread_paged": before is not None,
+        "can_send": request.user.has_perm(SEND_PERMISSION),
+    }
+
+
+# -------------------------------------------------------------------------------------------------
+# Views of one client: reply, export.
+
+
+@require_POST
+def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """The reply box: sending reaches the client's phone, so it needs its own permission."""
+    from whatsapp.greenapi import GreenAPIError
+    from whatsapp.outbound import message_send
+
+    client = _client_or_404(model_admin, request, object_id)
+    if not (model_admin.has_view_permission(request, client) and request.user.has_perm(SEND_PERMISSION)):
+        raise PermissionDenied
+    change_url = reverse("admin:clients_client_change", args=[client.pk])
+    try:
+        message = message_send(client=client, text=request.POST.get("text", ""))
+    except ValueError as error:
+        messages.error(request, str(error))
+    except GreenAPIError as error:
+        messages.error(request, f"Not sent: {error}")
+    else:
+        messages.success(request, f"Sent to {client} ({message.get_status_display()}).")
+    return HttpResponseRedirect(change_url + "#reply")
+
+
+@require_GET
+def client_export(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """The whole conversation as CSV, streamed however long it is."""
+    client = _client_or_404(model_admin, request, object_id)
+    if not (model_admin.has_view_permission(request, client) and request.user.has_perm(READ_PERMISSION)):
+        raise PermissionDenied
+    return messages_csv(client.messages.all(), f"conversation-{client.whatsapp_id or client.pk}.csv")
+
+
+# -------------------------------------------------------------------------------------------------
+# Actions on the client list.
+
+
+@admin.action(permissions=["view"], description="Export selected clients as CSV")
+def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
+    header = ["id", "name", "phone", "whatsapp_id", "whatsapp_lid", "messages", "last_message_at", "created_at"]
+    rows = (
+        [
+            c.pk,
+            c.name,
+            c.phone_display,
+            c.whatsapp_id or "",
+            c.whatsapp_lid or "",
+            c.n_messages,
+            c.last_at,
+            c.created_at,
+        ]
+        for c in queryset.iterator(chunk_size=2000)
+    )
+    return csv_response("clients.csv", header, rows)
+
+
+@admin.action(permissions=["merge"], description="Merge selected clients (the same person)")
+def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
+    """A confirmation page to pick the client to keep, then the merge: the others are deleted."""
+    # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
+    clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.n_messages, c.created_at))
+    # Checked again here, as Django's delete action does: the action's declaration only hides it.
+    if not all(model_admin.has_merge_permission(request, c) for c in clients):
+        raise PermissionDenied
+    if len(clients) < 2:
+        model_admin.message_user(request, "Select at least two clients to merge.", messages.WARNING)
+        return None
+    if not request.POST.get("keep"):
+        return _merge_confirmation(model_admin, request, clients)
+    keep = next((c for c in clients if str(c.pk) == request.POST["keep"]), None)
+    if keep is None:
+        model_admin.message_user(request, "Choose one of the selected clients to keep.", messages.ERROR)
+        return None
+    others = [c for c in clients if c.pk != keep.pk]
+    with transaction.atomic():
+        moved = client_merge(keep=keep, others=others)
+    model_admin.message_user(request, f"Merged {len(others)} client(s) into {keep}: {moved} message(s) moved.")
+    return None
+
+
+def _merge_confirmation(model_admin: admin.ModelAdmin, request: HttpRequest, clients: list[Client]) -> HttpResponse:
+    return TemplateResponse(
+        request,
+        "admin/clients/client/merge.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "clients": clients,
+            "title": "Merge clients",
+            "opts": model_admin.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
