@@ -23,10 +23,12 @@ from django.db.models import DateField
 from django.test import Client as HttpClient
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User
 from clients.models import Client
-from conftest import PAYLOADS, payload
+from conftest import PAYLOADS, make_jobs_due, payload, run_jobs
+from jobs.tests.test_jobs import media_job
 from whatsapp.models import Message, Notification
 
 pytestmark = pytest.mark.django_db
@@ -81,12 +83,26 @@ def build_data(post_webhook, repair_message_inserts, fake_greenapi) -> None:
         file_name="invoice.pdf",
         external_id="HOSTILE-LINK",
     )
+    build_jobs(post_webhook, fake_greenapi)
     fake_greenapi.fail_with = 466  # replies are refused by Green API (and kept as failed)
     Group.objects.create(name="Operators").permissions.set(Permission.objects.filter(codename__startswith="view_"))
     # A login and a refresh: an outstanding token, and a blacklisted one.
     api = HttpClient()
     tokens = api.post("/auth/login", {"email": "root@example.com", "password": "pw"}, content_type="application/json")
     api.post("/auth/refresh", {"refreshToken": tokens.json()["refreshToken"]}, content_type="application/json")
+
+
+def build_jobs(post_webhook, fake) -> None:
+    """Background jobs in each state: a file kept, one that keeps failing, one waiting."""
+    stored = media_job(post_webhook, fake)
+    run_jobs()
+    media_job(post_webhook, fake, behaviour="refuse")
+    for _ in range(5):
+        run_jobs()
+        make_jobs_due()
+    media_job(post_webhook, fake)
+    stored.refresh_from_db()
+    assert {j.status for j in DBTaskResult.objects.all()} == {"SUCCESSFUL", "FAILED", "READY"}, stored.state
 
 
 # -------------------------------------------------------------------------------------------------
@@ -300,10 +316,10 @@ def login(http: HttpClient, role: str) -> None:
 
 @pytest.mark.parametrize("role", ["superuser", "view-only staff", "staff without permissions"])
 def test_every_admin_url_opens_for_each_role_without_a_500(
-    role: str, client, post_webhook, reject_message_inserts, fake_greenapi
+    role: str, client, post_webhook, reject_message_inserts, media_fake
 ) -> None:
     User.objects.create_superuser(email="root@example.com", password="pw")
-    build_data(post_webhook, reject_message_inserts, fake_greenapi)
+    build_data(post_webhook, reject_message_inserts, media_fake)
     login(client, role)
     visit = Visit(client, role)
     root = reverse("admin:index")
