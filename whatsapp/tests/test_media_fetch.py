@@ -63,7 +63,17 @@ def test_a_redirect_to_an_allowed_host_is_followed(post_webhook, media_fake) -> 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://files.example.com/a.jpg", "gopher://x/", "http:///x"])
 def test_links_that_are_not_http_are_refused(post_webhook, media_fake, url) -> None:
-    media = download(post_webhook, media_fake, url)
+    # The parser keeps such a link out of media_url already; the fetcher refuses it all the same,
+    # whatever put it there (a row written by hand, an older version of the parser).
+    body = media_fake.media_notification(media_fake.add_file(png()))
+    post_webhook(body)
+    message = Message.objects.get(external_id=body["idMessage"])
+    Message.objects.filter(pk=message.pk).update(media_url=url)
+    message.refresh_from_db()
+    with transaction.atomic():
+        media_enqueue(message=message)
+    run_jobs()
+    media = MediaFile.objects.get()
     assert media.state == MediaFile.State.FAILED
     assert "not an http(s) link" in media.reason
 
