@@ -104,11 +104,16 @@ def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.Mode
     """The reply box: sending reaches the client's phone, so it needs its own permission."""
     from whatsapp.greenapi import GreenAPIError
     from whatsapp.outbound import message_send
+    from whatsapp.throttles import send_wait_seconds
 
     client = _client_or_404(model_admin, request, object_id)
     if not (model_admin.has_view_permission(request, client) and request.user.has_perm(SEND_PERMISSION)):
         raise PermissionDenied
     change_url = reverse("admin:clients_client_change", args=[client.pk])
+    wait = send_wait_seconds(request=request)
+    if wait is not None:
+        messages.error(request, f"Not sent: you have sent too many messages; try again in {wait} s.")
+        return HttpResponseRedirect(change_url + "#reply")
     try:
         message = message_send(client=client, text=request.POST.get("text", ""))
     except ValueError as error:

@@ -446,3 +446,19 @@ def test_the_site_root_leads_to_the_admin_and_no_view_site_link_goes_round(staff
     assert answer.status_code == 302
     assert answer["Location"] == "/admin/"
     assert "View site" not in staff.get("/admin/").content.decode()
+
+
+def test_the_reply_box_shares_the_send_limit_with_the_api(staff, anna, fake_greenapi, settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "send": "2/min"},
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    before = Message.objects.count()
+    for _ in range(2):
+        staff.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Спасибо!"})
+    answer = staff.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Третье"}, follow=True)
+    assert "too many messages" in answer.content.decode()
+    assert (Message.objects.count() - before, len(fake_greenapi.sent)) == (2, 2)
