@@ -32,8 +32,12 @@ class Wrk:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def run(name: str, url: str, duration: int, out: Path, env: dict, server: subprocess.Popen, db_url: str) -> Wrk:
-    report = out / f"wrk-{name}.tsv"
+def run(
+    name: str, url: str, duration: float, out: Path, env: dict, server: subprocess.Popen, db_url: str, tag: str = ""
+) -> Wrk:
+    """wrk with bench/<name>.lua; its files are wrk-<name><tag>.* in out."""
+    files = f"wrk-{name}{tag}"
+    report = out / f"{files}.tsv"
     wrk_env = {
         **env,
         "BENCH_WRK_OUT": str(report),
@@ -44,7 +48,7 @@ def run(name: str, url: str, duration: int, out: Path, env: dict, server: subpro
         shutil.which("wrk") or "wrk",
         f"-t{THREADS}",
         f"-c{CONNECTIONS}",
-        f"-d{duration}s",
+        f"-d{duration:.0f}s",
         "--timeout",
         "10s",
         "--latency",
@@ -54,12 +58,12 @@ def run(name: str, url: str, duration: int, out: Path, env: dict, server: subpro
     ]
     with psycopg.connect(db_url, autocommit=True) as db:
         before = _cpu_snapshot(server.pid, db)
-        with (out / f"wrk-{name}.txt").open("w") as f:
+        with (out / f"{files}.txt").open("w") as f:
             child = subprocess.Popen(command, cwd=ROOT, env=wrk_env, stdout=f, stderr=subprocess.STDOUT)
             _, status, usage = os.wait4(child.pid, 0)
         after = _cpu_snapshot(server.pid, db)
     if os.waitstatus_to_exitcode(status) != 0 or not report.exists():
-        raise SystemExit(f"wrk failed; see {out / f'wrk-{name}.txt'}")
+        raise SystemExit(f"wrk failed; see {out / f'{files}.txt'}")
     run = _report(report)
     requests = max(run.requests, 1)
     run.cpu_ms_per_request = {

@@ -63,7 +63,7 @@ class Gunicorn:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy starting to answer
                 time.sleep(0.2)
         output = Path(self.log.name).read_text()[-3000:]
         self.stop()
