@@ -77,6 +77,26 @@ def run(
     return run
 
 
+def merged(runs: list[Wrk]) -> Wrk:
+    """Several runs as one: counts added, latencies and CPU per request weighted by requests."""
+    total = Wrk()
+    for run in runs:
+        total.requests += run.requests
+        total.seconds += run.seconds
+        total.sent.update(run.sent)
+        total.codes.update(run.codes)
+        total.idents.extend(run.idents)
+        for ident, n in run.acks.items():
+            total.acks[ident] = total.acks.get(ident, 0) + n
+        for kind, n in run.errors.items():
+            total.errors[kind] = total.errors.get(kind, 0) + n
+    weight = max(total.requests, 1)
+    for attr in ("latency_ms", "cpu_ms_per_request"):
+        keys = getattr(runs[0], attr).keys()
+        setattr(total, attr, {k: sum(getattr(r, attr)[k] * r.requests for r in runs) / weight for k in keys})
+    return total
+
+
 def _cpu_snapshot(server_pid: int, db: psycopg.Connection) -> dict:
     pids = [r[0] for r in db.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
     me = db.execute("SELECT pg_backend_pid()").fetchone()[0]
