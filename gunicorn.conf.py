@@ -19,9 +19,11 @@ worker_class = "crm.gunicorn_worker.Worker"
 workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1)))
 # Connections one worker serves at once, slow ones included; past that, new ones wait in the backlog.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-# A connection that sends nothing, or not its whole headers, is closed after this many seconds,
-# as is an idle keep-alive connection between requests; a body gets GUNICORN_BODY_TIMEOUT more.
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# A connection that sends nothing, or not its whole headers, is closed after this many seconds
+# (gunicorn's gevent worker bounds the wait for a request by its keep-alive timeout); a body gets
+# GUNICORN_BODY_TIMEOUT more. One request per connection, as the sync workers answered, unless
+# GUNICORN_REUSE_CONNECTIONS is set: then an idle connection also closes after this long.
+keepalive = int(os.environ.get("GUNICORN_HEADER_TIMEOUT", "5"))
 # A worker whose event loop is stuck this long is killed and replaced (a stuck request is ended
 # sooner by the database timeouts above); its transaction rolls back and the sender retries.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -42,7 +42,7 @@ def candidates(cores: int) -> list[Candidate]:
     )
     before = (("DB_POOL_SIZE", "0"),)  # what gunicorn.conf.py set before issue #13: no pool
     return [
-        Candidate("Procfile web line (crm.gunicorn_worker: gevent, bounded body)", None),
+        Candidate("Procfile web line (crm.gunicorn_worker: gevent, bounded body, one request a connection)", None),
         Candidate(
             f"gunicorn sync, {3 * cores} workers (before)",
             GUNICORN,
@@ -68,10 +68,7 @@ def candidates(cores: int) -> list[Candidate]:
             before,
         ),
         Candidate(
-            f"crm.gunicorn_worker, {2 * cores} workers, pool of 2",
-            GUNICORN,
-            f"--workers {2 * cores}",
-            (("DB_POOL_SIZE", "2"),),
+            "Procfile web line, connections reused (keep-alive)", None, env=(("GUNICORN_REUSE_CONNECTIONS", "true"),)
         ),
         Candidate(
             f"granian wsgi, {cores} workers x 8 threads",
@@ -97,7 +94,7 @@ def run_all(
 ) -> list[dict]:
     """Every candidate in turn, `repeat` rounds of throughput; the slow clients in the first round only."""
     chosen = [c for c in candidates(os.cpu_count() or 1) if not only or any(p in c.name for p in only.split(","))]
-    if shutil.which("granian") is None:  # not a requirement: `pip install granian==2.8.7` to compare
+    if shutil.which("granian", path=env["PATH"]) is None:  # not a requirement: `pip install granian==2.8.7` to compare
         chosen = [c for c in chosen if not c.name.startswith("granian")]
     rows = []
     for round_ in range(repeat):

@@ -30,12 +30,16 @@ TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Lengt
 
 class Worker(GeventWorker):
     body_timeout = float(os.environ.get("GUNICORN_BODY_TIMEOUT", "10"))
+    # One request per connection unless asked (as the sync workers did): see gunicorn.conf.py.
+    reuse_connections = os.environ.get("GUNICORN_REUSE_CONNECTIONS", "false").lower() in ("1", "true", "yes", "on")
 
     def handle_request(self, listener_name: object, req: Request, sock: socket.socket, addr: object) -> bool:
         if not self._read_body(req):
             self.log.info("Closed a connection whose body took over %.0f s: %s", self.body_timeout, req.path)
             sock.sendall(TIMED_OUT)
             raise StopIteration  # gunicorn closes the connection
+        if not self.reuse_connections:
+            req.must_close = True  # answered with Connection: close
         return super().handle_request(listener_name, req, sock, addr)
 
     def _read_body(self, req: Request) -> bool:

@@ -19,7 +19,7 @@ from whatsapp.models import Message, Notification
 pytestmark = [postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TOKEN = "slow-clients-test-token"
-KEEPALIVE, BODY_TIMEOUT = 2, 3
+HEADER_TIMEOUT, BODY_TIMEOUT = 2, 3
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def server():
     running = Gunicorn(
         database_url(connection.settings_dict),
         GREEN_API_WEBHOOK_TOKEN=TOKEN,
-        GUNICORN_KEEPALIVE=str(KEEPALIVE),
+        GUNICORN_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
         GUNICORN_BODY_TIMEOUT=str(BODY_TIMEOUT),
     ).start()
     yield running
@@ -59,22 +59,22 @@ def test_webhook_healthz_and_admin_answer_while_500_slow_connections_trickle(ser
     # Slow connections are closed after a bounded time, and reopened as an attacker would.
     trickle = figures["trickle"]
     assert trickle["closed_by_server"] > 0
-    assert trickle["lifetime_s_max"] < KEEPALIVE + BODY_TIMEOUT + 10
+    assert trickle["lifetime_s_max"] < HEADER_TIMEOUT + BODY_TIMEOUT + 10
     # Every probe the webhook acknowledged is stored once; none of the slow bodies is.
     assert Notification.objects.filter(id_message__startswith="SLOW-").count() == figures["webhooks_sent"]
     assert Message.objects.count() == figures["webhooks_sent"]
 
 
-def test_a_connection_that_sends_nothing_is_closed_after_the_keepalive_timeout(server) -> None:
+def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(server) -> None:
     answer, seconds = _exchange(server.port, b"")
     assert answer == b""
-    assert seconds < KEEPALIVE + 10
+    assert seconds < HEADER_TIMEOUT + 10
 
 
 def test_headers_that_never_end_are_cut_off(server) -> None:
     answer, seconds = _exchange(server.port, b"POST /whatsapp/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     assert answer == b""
-    assert seconds < KEEPALIVE + 10
+    assert seconds < HEADER_TIMEOUT + 10
     assert not Notification.objects.exists()
 
 
