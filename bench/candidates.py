@@ -175,7 +175,7 @@ def table(rows: list[dict]) -> list[str]:
     """One line per candidate: throughput as medians over the rounds, slow clients from the first."""
     lines = [
         "| server | webhook req/s | healthz req/s | ratio (each round) | loss checks "
-        "| with slow connections, p50 quiet → slow: webhook | healthz | admin | failed probes "
+        "| webhook p50, quiet → with the slow ones | healthz p50 | admin p50 | failed probes "
         "| slow connections closed after (median / max) |",
         "|---|---:|---:|---|---|---|---|---|---|---|",
     ]

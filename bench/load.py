@@ -4,6 +4,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ def run(
         with (out / f"{files}.txt").open("w") as f:
             child = subprocess.Popen(command, cwd=ROOT, env=wrk_env, stdout=f, stderr=subprocess.STDOUT)
             _, status, usage = os.wait4(child.pid, 0)
+        _wait_idle(db)
         after = _cpu_snapshot(server.pid, db)
     if os.waitstatus_to_exitcode(status) != 0 or not report.exists():
         raise SystemExit(f"wrk failed; see {out / f'{files}.txt'}")
@@ -75,6 +77,21 @@ def run(
         "machine_busy_pct": 100 * (after["busy"] - before["busy"]) / max(after["total"] - before["total"], 1),
     }
     return run
+
+
+def _wait_idle(db: psycopg.Connection, limit: float = 10.0) -> None:
+    """Until the requests wrk left in flight are done: a gevent worker may still be storing them,
+    and the next stage (a loss check, a reset) must not race them."""
+    deadline = time.monotonic() + limit
+    time.sleep(0.3)
+    while time.monotonic() < deadline:
+        busy = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+        ).fetchone()[0]
+        if not busy:
+            return
+        time.sleep(0.1)
 
 
 def merged(runs: list[Wrk]) -> Wrk:

@@ -135,7 +135,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 1,
             "max_size": pool_size,
-            "timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+            # A request waits this long for one of them, as it waited in the listen backlog for a
+            # sync worker; past it, 503 and Green API delivers again.
+            "timeout": 20,
         }
 
 # Shared by every worker and host (login throttling): the database by default, Redis when given.
