@@ -22,7 +22,8 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 # A connection that sends nothing, or not its whole headers, is closed after this many seconds
 # (gunicorn's gevent worker bounds the wait for a request by its keep-alive timeout); a body gets
 # GUNICORN_BODY_TIMEOUT more. One request per connection, as the sync workers answered, unless
-# GUNICORN_REUSE_CONNECTIONS is set: then an idle connection also closes after this long.
+# GUNICORN_REUSE_CONNECTIONS is set (keep-alive: both the webhook and /healthz get faster, /healthz
+# the most, bench/RESULTS.md); then an idle connection also closes after this long.
 keepalive = int(os.environ.get("GUNICORN_HEADER_TIMEOUT", "5"))
 # A worker whose event loop is stuck this long is killed and replaced (a stuck request is ended
 # sooner by the database timeouts above); its transaction rolls back and the sender retries.

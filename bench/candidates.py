@@ -68,6 +68,11 @@ def candidates(cores: int) -> list[Candidate]:
             before,
         ),
         Candidate(
+            "Procfile web line, LOG_MODE=development (the guide's full banner)",
+            None,
+            env=(("LOG_MODE", "development"),),
+        ),
+        Candidate(
             "Procfile web line, connections reused (keep-alive)", None, env=(("GUNICORN_REUSE_CONNECTIONS", "true"),)
         ),
         Candidate(
