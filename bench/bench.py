@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import candidates
 import load
 import processes
 import psycopg
@@ -58,6 +59,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--messages", type=int, default=1_000_000, help="the large data set (default 1000000)")
     parser.add_argument("--database", default="crm_bench", help="dropped and created (default crm_bench)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, every stage; writes bench/out/smoke only")
+    parser.add_argument("--candidates", action="store_true", help="servers side by side (bench/candidates.py)")
+    parser.add_argument("--only", default="", help="with --candidates: only those whose name contains this")
+    parser.add_argument("--slow", type=int, default=1000, help="slow connections (default 1000: 500 of each kind)")
+    parser.add_argument("--repeat", type=int, default=1, help="with --candidates: rounds of throughput (default 1)")
+    parser.add_argument("--slow-seconds", type=int, default=60, help="how long they trickle (default 60)")
     args = parser.parse_args(argv)
     if args.database in FORBIDDEN_DATABASES or not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
         parser.error(f"refusing to drop and create the database {args.database!r}")
@@ -112,24 +118,22 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
     processes.sh(processes.procfile("release"), env, out / "release.log")  # and the admin, from DJANGO_SUPERUSER_*
     figures["machine"] = results.machine(db_url, env)
     figures["known_clients"] = _known_clients(db_url)
+    if args.candidates:
+        return _candidates(args, sizes, out, env, port, db_url, figures)
+    # The guide's development logging (its full banner on every notification) first, then the README's
+    # production settings, whose server stays up for the data stages.
+    dev_env = {**env, "LOG_MODE": "development"}
+    with processes.server(dev_env, port, out / "gunicorn-development.log") as server:
+        figures["development"] = _throughput(dev_env, port, out, db_url, sizes, server, "development")
+    _reset(db_url, known=True)
     with processes.server(env, port, out / "gunicorn.log") as server:
-        _stage(f"POST /whatsapp/webhook: {sizes.duration} s, {CONNECTIONS} connections")
-        url = f"http://127.0.0.1:{port}"
-        webhook = load.run("webhook", f"{url}/whatsapp/webhook", sizes.duration, out, env, server, db_url)
-        _stage(f"GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
-        healthz = load.run("healthz", f"{url}/healthz", sizes.duration, out, env, server, db_url)
-        figures["webhook"], figures["healthz"] = load.figures(webhook), load.figures(healthz)
+        figures.update(_throughput(env, port, out, db_url, sizes, server, "production"))
         # Read now, not at start: the first answer can come before every worker has said it booted.
         figures["machine"]["gunicorn_workers"] = processes.workers(out / "gunicorn.log")
-        figures["ratio_webhook_healthz"] = webhook.rps / healthz.rps if healthz.rps else 0.0
-        load.print_throughput(webhook, healthz, figures["ratio_webhook_healthz"])
-        _stage("loss check")
-        check = _check(db_url, webhook)
-        figures["check"] = check
-        for line in check["lines"]:
-            print("  " + line)
-        print(f"  loss check: {'PASS' if check['ok'] else 'FAIL'}")
+        _print_modes(figures)
         figures.update(_data_stages(db_url, env, port, sizes, out))
+    checks = [figures["check"], figures["cold"]["check"], figures["development"]["check"]]
+    checks.append(figures["development"]["cold"]["check"])
     figures["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     (out / "results.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     if not args.smoke:
@@ -137,7 +141,87 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
         print(f"\nWritten to {results.RESULTS.relative_to(ROOT)} and {out.relative_to(ROOT)}/results.json")
     else:
         print(f"\nSmoke run: figures in {out.relative_to(ROOT)}/results.json; bench/RESULTS.md untouched")
-    return 0 if check["ok"] else 1
+    return 0 if all(check["ok"] for check in checks) else 1
+
+
+def _throughput(env: dict, port: int, out: Path, db_url: str, sizes: Sizes, server, mode: str) -> dict:
+    """Warm mix, /healthz, then the cold start; each webhook run checked against the database."""
+    url, tag = f"http://127.0.0.1:{port}", "" if mode == "production" else f"-{mode}"
+    _stage(f"{mode} logging: POST /whatsapp/webhook, warm: {sizes.duration} s, {CONNECTIONS} connections")
+    webhook = load.run("webhook", f"{url}/whatsapp/webhook", sizes.duration, out, env, server, db_url, tag)
+    _stage(f"{mode} logging: GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
+    healthz = load.run("healthz", f"{url}/healthz", sizes.duration, out, env, server, db_url, tag)
+    ratio = webhook.rps / healthz.rps if healthz.rps else 0.0
+    load.print_throughput(webhook, healthz, ratio)
+    figures = {"webhook": load.figures(webhook), "healthz": load.figures(healthz), "ratio_webhook_healthz": ratio}
+    figures["check"] = _print_check("warm", _check(db_url, webhook))
+    # As long as the warm rate takes for 10,000 notifications: every number writes for the first time.
+    seconds = max(2, min(sizes.duration, round(10_000 / max(webhook.rps, 1))))
+    _stage(f"{mode} logging: cold start: empty database, {seconds} s, numbers in turn")
+    _reset(db_url, known=False)
+    cold = load.run(
+        "webhook", f"{url}/whatsapp/webhook", seconds, out, {**env, "BENCH_COLD": "1"}, server, db_url, f"{tag}-cold"
+    )
+    figures["cold"] = {**load.figures(cold), "ratio_webhook_healthz": cold.rps / healthz.rps if healthz.rps else 0.0}
+    figures["cold"]["check"] = _print_check("cold", _check(db_url, cold))
+    figures["cold"]["clients_created"] = _sql_value(db_url, "SELECT count(*) FROM clients")
+    figures["cold"]["message_notifications"] = _sql_value(
+        db_url, "SELECT count(*) FROM whatsapp_notifications WHERE type_webhook <> 'outgoingMessageStatus'"
+    )
+    return figures
+
+
+def _print_check(name: str, check: dict) -> dict:
+    for line in check["lines"]:
+        print("  " + line)
+    print(f"  loss check ({name}): {'PASS' if check['ok'] else 'FAIL'}")
+    return check
+
+
+def _print_modes(figures: dict) -> None:
+    print(f"\n  {'webhook requests/s':28}{'warm':>10}{'cold':>10}{'healthz':>10}{'warm %':>8}{'cold %':>8}")
+    for mode, f in (("LOG_MODE=development", figures["development"]), ("LOG_MODE=production", figures)):
+        w, c, h = f["webhook"]["rps"], f["cold"]["rps"], f["healthz"]["rps"]
+        print(f"  {mode:28}{w:10.1f}{c:10.1f}{h:10.1f}{100 * w / h:8.1f}{100 * c / h:8.1f}")
+    cold = figures["cold"]
+    share = cold["clients_created"] / max(cold["message_notifications"], 1)
+    created, messages = cold["clients_created"], cold["message_notifications"]
+    print(f"  cold start: {created:,} clients created by {messages:,} message notifications ({100 * share:.0f}%)")
+
+
+def _reset(db_url: str, *, known: bool) -> None:
+    _sql(db_url, "DELETE FROM messages", "DELETE FROM whatsapp_notifications", "DELETE FROM clients")
+    if known:
+        _known_clients(db_url)
+
+
+def _sql_value(db_url: str, query: str) -> int:
+    with psycopg.connect(db_url) as db:
+        return db.execute(query).fetchone()[0]
+
+
+def _candidates(
+    args: argparse.Namespace, sizes: Sizes, out: Path, env: dict, port: int, db_url: str, figures: dict
+) -> int:
+    # The Procfile's line first: it also collects the static files the admin's probe needs.
+    rows = candidates.run_all(
+        env=env,
+        port=port,
+        out=out,
+        db_url=db_url,
+        duration=sizes.duration,
+        slow=args.slow,
+        slow_seconds=args.slow_seconds,
+        reset=lambda: _reset(db_url, known=True),
+        check=_check,
+        only=args.only,
+        repeat=args.repeat,
+    )
+    figures["candidates"] = rows
+    (out / "candidates.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    print("\n" + "\n".join(candidates.table(rows)))
+    print(f"\nFigures in {(out / 'candidates.json').relative_to(ROOT)}")
+    return 0 if all(row["loss_check"] for row in rows) else 1
 
 
 def _stage(title: str) -> None:

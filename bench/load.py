@@ -4,6 +4,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,8 +33,12 @@ class Wrk:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def run(name: str, url: str, duration: int, out: Path, env: dict, server: subprocess.Popen, db_url: str) -> Wrk:
-    report = out / f"wrk-{name}.tsv"
+def run(
+    name: str, url: str, duration: float, out: Path, env: dict, server: subprocess.Popen, db_url: str, tag: str = ""
+) -> Wrk:
+    """wrk with bench/<name>.lua; its files are wrk-<name><tag>.* in out."""
+    files = f"wrk-{name}{tag}"
+    report = out / f"{files}.tsv"
     wrk_env = {
         **env,
         "BENCH_WRK_OUT": str(report),
@@ -44,7 +49,7 @@ def run(name: str, url: str, duration: int, out: Path, env: dict, server: subpro
         shutil.which("wrk") or "wrk",
         f"-t{THREADS}",
         f"-c{CONNECTIONS}",
-        f"-d{duration}s",
+        f"-d{duration:.0f}s",
         "--timeout",
         "10s",
         "--latency",
@@ -54,12 +59,13 @@ def run(name: str, url: str, duration: int, out: Path, env: dict, server: subpro
     ]
     with psycopg.connect(db_url, autocommit=True) as db:
         before = _cpu_snapshot(server.pid, db)
-        with (out / f"wrk-{name}.txt").open("w") as f:
+        with (out / f"{files}.txt").open("w") as f:
             child = subprocess.Popen(command, cwd=ROOT, env=wrk_env, stdout=f, stderr=subprocess.STDOUT)
             _, status, usage = os.wait4(child.pid, 0)
+        _wait_idle(db)
         after = _cpu_snapshot(server.pid, db)
     if os.waitstatus_to_exitcode(status) != 0 or not report.exists():
-        raise SystemExit(f"wrk failed; see {out / f'wrk-{name}.txt'}")
+        raise SystemExit(f"wrk failed; see {out / f'{files}.txt'}")
     run = _report(report)
     requests = max(run.requests, 1)
     run.cpu_ms_per_request = {
@@ -71,6 +77,41 @@ def run(name: str, url: str, duration: int, out: Path, env: dict, server: subpro
         "machine_busy_pct": 100 * (after["busy"] - before["busy"]) / max(after["total"] - before["total"], 1),
     }
     return run
+
+
+def _wait_idle(db: psycopg.Connection, limit: float = 10.0) -> None:
+    """Until the requests wrk left in flight are done: a gevent worker may still be storing them,
+    and the next stage (a loss check, a reset) must not race them."""
+    deadline = time.monotonic() + limit
+    time.sleep(0.3)
+    while time.monotonic() < deadline:
+        busy = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+        ).fetchone()[0]
+        if not busy:
+            return
+        time.sleep(0.1)
+
+
+def merged(runs: list[Wrk]) -> Wrk:
+    """Several runs as one: counts added, latencies and CPU per request weighted by requests."""
+    total = Wrk()
+    for run in runs:
+        total.requests += run.requests
+        total.seconds += run.seconds
+        total.sent.update(run.sent)
+        total.codes.update(run.codes)
+        total.idents.extend(run.idents)
+        for ident, n in run.acks.items():
+            total.acks[ident] = total.acks.get(ident, 0) + n
+        for kind, n in run.errors.items():
+            total.errors[kind] = total.errors.get(kind, 0) + n
+    weight = max(total.requests, 1)
+    for attr in ("latency_ms", "cpu_ms_per_request"):
+        keys = getattr(runs[0], attr).keys()
+        setattr(total, attr, {k: sum(getattr(r, attr)[k] * r.requests for r in runs) / weight for k in keys})
+    return total
 
 
 def _cpu_snapshot(server_pid: int, db: psycopg.Connection) -> dict:

@@ -46,11 +46,11 @@ def measured(command: list[str], env: dict, log: Path) -> tuple[float, int]:
 
 
 @contextmanager
-def server(env: dict, port: int, log: Path) -> Iterator[subprocess.Popen]:
-    """gunicorn as the Procfile's web line starts it, stopped (its whole process group) on the way out."""
+def server(env: dict, port: int, log: Path, command: str | None = None) -> Iterator[subprocess.Popen]:
+    """The Procfile's web line (or another server's command), stopped (its whole process group) on the way out."""
     with log.open("w") as f:
         server = subprocess.Popen(
-            ["bash", "-c", procfile("web")],
+            ["bash", "-c", command or procfile("web")],
             cwd=ROOT,
             env=env,
             stdout=f,

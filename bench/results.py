@@ -87,7 +87,8 @@ def _latest_run(f: dict) -> list[str]:
         f"- **Machine**: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}; "
         f"load average at start {m['load_average_at_start']} (a shared machine: figures are noisy)",
         f"- **Software**: PostgreSQL {m['postgresql']} (fsync {m['fsync']}, shared_buffers {m['shared_buffers']}), "
-        f"Python {m['python']}, {m['wrk']}, gunicorn with {m['gunicorn_workers']} sync workers (Procfile)",
+        f"Python {m['python']}, {m['wrk']}, gunicorn with {m['gunicorn_workers']} workers of "
+        f"`crm.gunicorn_worker.Worker` (gevent; the Procfile's line)",
         f"- **Durability**: synchronous_commit `{m['synchronous_commit_app']}` as the application's connection sees it",
         f"- **Data before the run**: {f.get('known_clients', 0):,} existing clients (90% of the 10,000 numbers "
         "that write; the other 10% are new and are created during the run)",
@@ -102,6 +103,8 @@ def _latest_run(f: dict) -> list[str]:
         f"Webhook / healthz: **{100 * f['ratio_webhook_healthz']:.1f}%**, "
         f"{_verdict(f['ratio_webhook_healthz'] >= TARGETS['webhook/healthz'])} (at least 35%). "
         f"Mix sent: {w['sent']}.",
+        "",
+        *_modes(f),
         "",
         f"**Loss check: {'PASS' if c['ok'] else 'FAIL'}**: {c['acknowledged']} distinct notifications acknowledged, "
         f"{c['rows']} rows ({c['rows'] - c['acknowledged']} from the {c['unanswered']} requests left unanswered when "
@@ -127,6 +130,34 @@ def _latest_run(f: dict) -> list[str]:
         f"Seeding {seed['messages']:,} messages (`seed_demo_data`): {seed['seconds']:.1f} s, "
         f"max RSS {seed['max_rss_kib'] / 1024:.0f} MiB. Raw numbers: `bench/out/latest/` (not committed).",
     ]
+
+
+def _modes(f: dict) -> list[str]:
+    """Warm and cold, with the README's production logging and with the guide's full banner."""
+    cold = f["cold"]
+    lines = [
+        f"### Warm and cold, production and development logging ({CONNECTIONS} connections)",
+        "",
+        f"Cold start: an empty database, the same 10,000 numbers taken in turn for {cold['seconds']:.0f} s "
+        f"(as long as the warm rate takes for 10,000 notifications), so {cold['clients_created']:,} of "
+        f"{cold['message_notifications']:,} message notifications created their client.",
+        "",
+        "| logging | warm webhook req/s | cold webhook req/s | healthz req/s | warm / healthz | cold / healthz "
+        "| warm p50 / p99 | cold p50 / p99 | loss checks |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    for name, mode in (
+        ("`LOG_MODE=development` (the guide's full banner)", f["development"]),
+        ("`LOG_MODE=production`", f),
+    ):
+        w, c, h = mode["webhook"], mode["cold"], mode["healthz"]
+        ok = mode["check"]["ok"] and c["check"]["ok"]
+        lines.append(
+            f"| {name} | {w['rps']:.1f} | {c['rps']:.1f} | {h['rps']:.1f} | {100 * w['rps'] / h['rps']:.1f}% "
+            f"| {100 * c['rps'] / h['rps']:.1f}% | {w['latency_ms']['p50']:.1f} / {w['latency_ms']['p99']:.1f} ms "
+            f"| {c['latency_ms']['p50']:.1f} / {c['latency_ms']['p99']:.1f} ms | {'PASS' if ok else 'FAIL'} |"
+        )
+    return lines
 
 
 def _verdict(ok: bool) -> str:

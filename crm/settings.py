@@ -166,6 +166,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", int(threshold) if threshold else None)
     # Server-side binding: parameters travel apart from the SQL, as prepared statements need.
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))
+    # A pool of connections per process, shared by whatever serves requests in it: gunicorn's gevent
+    # workers (gunicorn.conf.py) serve each client connection in a greenlet of its own, which would
+    # otherwise open and close a PostgreSQL connection of its own. Pooled connections keep their
+    # prepared statements; Django's pool needs CONN_MAX_AGE 0 (a closed connection goes back).
+    if pool_size := env.int("DB_POOL_SIZE", default=0):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": pool_size,
+            # A request waits this long for one of them, as it waited in the listen backlog for a
+            # sync worker; past it, 503 and Green API delivers again.
+            "timeout": 20,
+        }
 
 # Shared by every worker and host (login throttling): the database by default, Redis when given.
 REDIS_URL = env.str("REDIS_URL", default="")

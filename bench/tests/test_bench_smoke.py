@@ -51,6 +51,8 @@ def test_the_benchmark_runs_every_stage_and_loses_nothing(bench_database) -> Non
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert f"database {bench_database}:" in result.stdout
     assert "ratio webhook/healthz:" in result.stdout
-    assert "loss check: PASS" in result.stdout
+    for run in ("warm", "cold"):
+        assert result.stdout.count(f"loss check ({run}): PASS") == 2, "production and development logging"
+    assert "cold start:" in result.stdout
     assert "ratio 200 / 20:" in result.stdout, "stats at both sizes"
     assert "ratio clear/DELETE:" in result.stdout

@@ -8,9 +8,11 @@ These tests play Green API that way, so "nothing lost" means: after redelivering
 import json
 import os
 import random
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -191,4 +193,54 @@ def test_a_worker_killed_mid_request_leaves_nothing_half_written(server) -> None
         killer.join()
     assert None in answers.values(), "the kills must have broken some requests"
     redeliver_until_accepted(server.url, bodies, answers)
+    assert_stored_exactly_once(bodies)
+
+
+def test_graceful_reloads_while_notifications_arrive_lose_nothing(server) -> None:
+    bodies = mixed_traffic(900, numbers=40, seed=31)
+    delivered = threading.Event()
+
+    def reload_repeatedly() -> None:
+        # SIGHUP: what a deploy without a restart sends; new workers start, old ones finish first.
+        while not delivered.wait(0.7):
+            os.kill(server.process.pid, signal.SIGHUP)
+
+    reloader = threading.Thread(target=reload_repeatedly)
+    reloader.start()
+    try:
+        answers = deliver(server.url, bodies, workers=16)
+    finally:
+        delivered.set()
+        reloader.join()
+    booted = Path(server.log.name).read_text().count("Booting worker")
+    assert booted > 3, "the reloads must have replaced the workers"
+    assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
+    redeliver_until_accepted(server.url, bodies, answers)
+    assert_stored_exactly_once(bodies)
+
+
+def test_a_deploy_stopping_the_server_while_notifications_arrive_loses_nothing() -> None:
+    url = database_url(connection.settings_dict)
+    old = Gunicorn(url).start()
+    bodies = mixed_traffic(900, numbers=40, seed=37)
+
+    def stop_soon() -> None:
+        time.sleep(0.8)
+        os.kill(old.process.pid, signal.SIGTERM)  # what a platform sends the old release
+
+    stopper = threading.Thread(target=stop_soon)
+    stopper.start()
+    try:
+        answers = deliver(old.url, bodies, workers=16)
+        stopper.join()
+        assert old.process.wait(timeout=30) == 0, "a graceful stop"
+    finally:
+        old.stop()
+    assert 200 in answers.values(), "the server answered before it stopped"
+    assert None in answers.values(), "the stop came while notifications arrived"
+    new = Gunicorn(url).start()
+    try:
+        redeliver_until_accepted(new.url, bodies, answers)
+    finally:
+        new.stop()
     assert_stored_exactly_once(bodies)
