@@ -120,13 +120,12 @@ def _insert(
     return f"INSERT INTO {meta.db_table} ({', '.join(names)})\n    SELECT {', '.join(values)}"
 
 
-def _redelivery(also: str = "") -> str:
+def _redelivery(done: tuple[str, ...], also: str = "") -> str:
     """A redelivery of a notification that is done (Notification.DONE) is counted and answered as
     done in the same statement; a failed or waiting one returns no row and goes the general way."""
-    done = ", ".join(_literal(outcome) for outcome in Notification.DONE)
     return f"""
     ON CONFLICT ({N.dedupe_key}) DO UPDATE SET {N.deliveries} = {N.table}.{N.deliveries} + 1
-    WHERE {N.table}.{N.outcome} IN ({done}){also}
+    WHERE {N.table}.{N.outcome} IN ({", ".join(map(_literal, done))}){also}
     RETURNING {N.id}, {N.deliveries}, {N.outcome}, {N.detail}"""
 
 
@@ -147,7 +146,13 @@ def _client_params(phone: str) -> list:
 
 @cache
 def _message_sql(
-    notification: tuple[str, ...], columns: tuple[str, ...], client: str, *, outbound: bool, created: bool
+    notification: tuple[str, ...],
+    columns: tuple[str, ...],
+    client: str,
+    *,
+    outbound: bool,
+    created: bool,
+    done: tuple[str, ...],
 ) -> str:
     """The notification and its message, with the client the CTE `client` (whose SQL comes first)
     finds or creates. A message we sent never goes this way when its row exists already (our own
@@ -161,7 +166,7 @@ def _message_sql(
         # clean-up), the general way processes it again (services._done). One index lookup, only
         # on a redelivery.
         exists = _message_exists(f"EXCLUDED.{N.instance_id}", f"EXCLUDED.{N.id_message}")
-        kept = f"WHERE EXISTS (SELECT FROM client){_redelivery(also=f' AND {exists}')}"
+        kept = f"WHERE EXISTS (SELECT FROM client){_redelivery(done, also=f' AND {exists}')}"
     message = _insert(Message, columns, then="client: client.id, notification: notification.id")
     return f"""
 WITH {client}
@@ -210,7 +215,7 @@ def _new_client(number: tuple[str, ...], client: tuple[str, ...], contained: str
 # row as that one left it. A status that is not ahead of it is kept with the general way's detail
 # (the notification's `detail` parameter) and changes nothing.
 @cache
-def _status_sql(notification: tuple[str, ...]) -> str:
+def _status_sql(notification: tuple[str, ...], done: tuple[str, ...]) -> str:
     detail = {"detail": "CASE WHEN (SELECT ahead FROM target) THEN '' ELSE %s END"}
     return f"""
 WITH target AS (
@@ -218,7 +223,7 @@ WITH target AS (
     WHERE {M.channel} = {_literal(Message.CHANNEL)} AND {M.instance_id} = %s AND {M.external_id} = %s
     FOR UPDATE
 ), notification AS ({_insert(Notification, notification, given=detail)}
-    WHERE EXISTS (SELECT FROM target){_redelivery()}
+    WHERE EXISTS (SELECT FROM target){_redelivery(done)}
 ), changed AS (
     UPDATE {M.table} SET {M.status} = %s, {M.status_description} = %s, {M.updated_at} = now()
     WHERE {M.id} IN (SELECT {M.id} FROM target WHERE ahead) AND EXISTS (SELECT FROM notification WHERE deliveries = 1)
@@ -290,13 +295,13 @@ def _message_statements(
     phone, env = parsed.person.value, parsed.envelope
     shape = (tuple(notification), tuple(columns))
     if is_outbound(parsed):
-        sql = _message_sql(*shape, _known_client(locked=True), outbound=True, created=False)
+        sql = _message_sql(*shape, _known_client(locked=True), outbound=True, created=False, done=Notification.DONE)
         lock = lock_name(env.instance_id, env.id_message)
         params = [lock, *_client_params(phone), *notification.values(), env.instance_id, env.id_message]
         row = _execute(sql, [*params, *columns.values()], savepoint=savepoint)
     else:
         values = [*notification.values(), *columns.values()]
-        sql = _message_sql(*shape, _known_client(locked=False), outbound=False, created=False)
+        sql = _message_sql(*shape, _known_client(locked=False), outbound=False, created=False, done=Notification.DONE)
         row = _execute(sql, [*_client_params(phone), *values], savepoint=savepoint)
         if row is None:  # no client has this number
             row = _execute(*_new_client_statement(parsed, shape, values), savepoint=savepoint)
@@ -320,7 +325,7 @@ def _new_client_statement(parsed: MessageNotification, shape: tuple, values: lis
         *db_values(client, client_fields),
         *values,
     ]
-    return _message_sql(*shape, head, outbound=False, created=True), params
+    return _message_sql(*shape, head, outbound=False, created=True, done=Notification.DONE), params
 
 
 def _message_stored(parsed: MessageNotification, row: tuple, columns: dict) -> Stored:
@@ -371,7 +376,7 @@ def _status_store(parsed: StatusNotification, *, raw: bytes, key: str) -> Stored
         parsed.status,
         parsed.description,
     ]
-    row = _execute(_status_sql(tuple(notification)), params)
+    row = _execute(_status_sql(tuple(notification), Notification.DONE), params)
     if row is None:
         return None
     notification_id, deliveries, outcome, detail = row
