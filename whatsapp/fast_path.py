@@ -235,6 +235,7 @@ SELECT {N.id}, {N.deliveries}, {N.outcome}, {N.detail} FROM notification
 
 # A status kept waiting for this message (statuses.status_apply), looked for after the message's
 # statement has committed: only then does a snapshot see a status that was waiting on its lock.
+@cache
 def _waiting_sql() -> str:
     return f"""
 SELECT EXISTS (
@@ -303,7 +304,9 @@ def _message_statements(
         values = [*notification.values(), *columns.values()]
         sql = _message_sql(*shape, _known_client(locked=False), outbound=False, created=False, done=Notification.DONE)
         row = _execute(sql, [*_client_params(phone), *values], savepoint=savepoint)
-        if row is None:  # no client has this number
+        if row is None:
+            # No client has this number. A separate statement, tried only now: an INSERT INTO
+            # clients in every message's statement would fire the clients' triggers every time.
             row = _execute(*_new_client_statement(parsed, shape, values), savepoint=savepoint)
     # None, or no notification: a new client we may not create here, a failed or waiting
     # notification redelivered; the general way decides.
