@@ -1,5 +1,7 @@
 import logging
 
+from django.db.models import QuerySet
+
 from clients import phones
 from clients.models import Client, ClientNumber
 from crm.db import insert_or_skip, lock_key
@@ -26,24 +28,45 @@ def client_find_or_create_by_phone(*, phone: str, name: str = "") -> tuple[Clien
     if client is not None:
         log_found(client.id, client.name or client.whatsapp_id or "")
         return client, False
-    return _create(Client(name=name, phone="+" + phone, whatsapp_id=phone), kind=Kind.PHONE, value=phone)
+    return _create(*client_new(kind=Kind.PHONE, value=phone, name=name))
+
+
+def client_new(*, kind: str, value: str, name: str = "") -> tuple[Client, ClientNumber]:
+    """The rows of a client the webhook creates for a number or lid no client has (not saved).
+
+    Both write paths create a client from these (whatsapp.fast_path in its one statement): the
+    number's row first, marked as WhatsApp's own, then the client.
+    """
+    if kind == Kind.PHONE:
+        client = Client(name=name, phone="+" + value, whatsapp_id=value)
+    else:
+        client = Client(name=name, whatsapp_lid=value)
+    return client, ClientNumber(client_id=client.id, kind=kind, value=value, source=Source.WEBHOOK)
+
+
+def clients_with_number(*, kind: str, value: str) -> QuerySet[Client]:
+    """The client one of whose numbers (main or not) is `value`: none or one (numbers are unique)."""
+    return Client.objects.filter(numbers__kind=kind, numbers__value=value)
 
 
 def client_with_number(*, kind: str, value: str) -> Client | None:
-    """The client one of whose numbers (main or not) is `value`."""
-    return Client.objects.filter(numbers__kind=kind, numbers__value=value).first()
+    return clients_with_number(kind=kind, value=value).first()
+
+
+def numbers_contained(*, forms: list[str]) -> QuerySet[ClientNumber]:
+    """The numbers a phone "contains" by the guide's rule: its national forms (phones.national_forms,
+    never empty here), as staff wrote them. The fast path embeds this very query to decide whether a
+    new number may become a client without the general way."""
+    return ClientNumber.objects.filter(kind=Kind.PHONE, value__in=forms, source=Source.STAFF)
 
 
 def _client_by_national_form(phone: str) -> Client | None:
     forms = phones.national_forms(phone)
     if not forms:
         return None
+    contained = numbers_contained(forms=forms).values("client_id")
     # One client may hold two forms (9161234567 and 89161234567): distinct clients are what counts.
-    candidates = list(
-        Client.objects.filter(numbers__kind=Kind.PHONE, numbers__value__in=forms, numbers__source=Source.STAFF)
-        .distinct()
-        .order_by("pk")[:2]
-    )
+    candidates = list(Client.objects.filter(pk__in=contained).order_by("pk")[:2])
     if len(candidates) > 1:
         logger.warning(
             "⚠️ Warning: %s matches several clients by the contained-number rule; creating a new one",
@@ -71,7 +94,7 @@ def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, b
     if client is not None:
         log_found(client.id, client.name or lid)
         return client, False
-    return _create(Client(name=name, whatsapp_lid=lid), kind=Kind.LID, value=lid)
+    return _create(*client_new(kind=Kind.LID, value=lid, name=name))
 
 
 def number_lock_key(*, kind: str, value: str) -> str:
@@ -87,18 +110,18 @@ def client_number_lock(*, kind: str, value: str) -> None:
     lock_key(number_lock_key(kind=kind, value=value))
 
 
-def _create(client: Client, *, kind: str, value: str) -> tuple[Client, bool]:
+def _create(client: Client, number: ClientNumber) -> tuple[Client, bool]:
     # Two notifications from one new number may arrive at once, or staff may be adding the number
     # to a client right now: the number's unique row lets exactly one through, and the others wait
     # for it to commit and then find its client. The row goes first (the foreign key is checked at
     # commit), so it says the webhook wrote it and the clients' trigger leaves it as it is.
+    kind, value = number.kind, number.value
     client_number_lock(kind=kind, value=value)
-    number = ClientNumber(client_id=client.id, kind=kind, value=value, source=Source.WEBHOOK)
     if insert_or_skip(number):
         client.save(force_insert=True)
         log_created(client.id, client.name or value)
         return client, True
-    client = Client.objects.get(numbers__kind=kind, numbers__value=value)
+    client = clients_with_number(kind=kind, value=value).get()
     log_found(client.id, client.name)
     return client, False
 
@@ -114,10 +137,8 @@ def client_link_lid(*, client: Client, lid: str) -> bool:
 def client_merge(*, keep: Client, others: list[Client]) -> int:
     """Make `others` one client with `keep`: every message and every number moves, empty details
     are filled, the others are deleted. Returns how many messages moved. Run it in a transaction."""
-    from whatsapp.models import Message
-
     others = [c for c in others if c.pk != keep.pk]
-    moved = Message.objects.filter(client__in=others).update(client=keep)
+    moved = _move_rows(keep, others)
     numbers = list(ClientNumber.objects.filter(client__in=others).order_by("pk"))
     taken = {
         "name": next((c.name for c in others if c.name), ""),
@@ -137,4 +158,17 @@ def client_merge(*, keep: Client, others: list[Client]) -> int:
     if changed:
         keep.save(update_fields=[*changed, "updated_at"])
     step(logger, "Merged %s client(s) into %s: %s message(s) moved", len(others), keep.pk, moved)
+    return moved
+
+
+def _move_rows(keep: Client, others: list[Client]) -> int:
+    """Every row of another app that belongs to one of `others` (messages) now belongs to `keep`.
+
+    Found through the relations the models declare, so this app needs to know none of them.
+    """
+    moved = 0
+    for relation in Client._meta.related_objects:
+        if relation.one_to_many and relation.related_model is not ClientNumber:
+            rows = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": others})
+            moved += rows.update(**{relation.field.name: keep})
     return moved

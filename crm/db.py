@@ -1,7 +1,7 @@
-"""The two SQL shapes the ORM has no words for, written once for PostgreSQL and SQLite alike."""
+"""The SQL shapes the ORM has no words for, written once for PostgreSQL and SQLite alike."""
 
 from django.db import connection, models
-from django.db.models import Field, Model
+from django.db.models import Field, Model, QuerySet
 
 
 def insert_or_skip(obj: Model) -> bool:
@@ -46,6 +46,15 @@ def db_values(obj: Model, fields: list[Field]) -> list[object]:
     ]
 
 
+# A transaction-scoped advisory lock on a name (PostgreSQL): the one SQL both write paths take it by.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
+def lock_name(*parts: object) -> str:
+    """The name `lock_key(*parts)` locks: what a statement passes to LOCK_SQL to take the same lock."""
+    return ":".join(map(str, parts))
+
+
 def lock_key(*parts: object) -> None:
     """Serialise transactions that touch the same key until they commit (PostgreSQL only).
 
@@ -55,7 +64,9 @@ def lock_key(*parts: object) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [":".join(map(str, parts))],
-        )
+        cursor.execute(LOCK_SQL, [lock_name(*parts)])
+
+
+def query_sql(queryset: QuerySet) -> tuple[str, tuple]:
+    """The SQL and parameters the ORM runs for `queryset`, for a statement that embeds the same rule."""
+    return queryset.query.sql_with_params()

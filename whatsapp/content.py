@@ -44,6 +44,7 @@ class Content:
     media_url: str = ""
     file_name: str = ""
     mime_type: str = ""
+    thumbnail: str = ""  # Green API's jpegThumbnail of a file, base64 (whatsapp.media checks it)
     latitude: float | None = None
     longitude: float | None = None
     quoted_id: str = ""  # the message this one replies to
@@ -74,6 +75,7 @@ def _file(data: dict, kind: str) -> Content:
         media_url=url,
         file_name=file_name,
         mime_type=as_str(file.get("mimeType")),
+        thumbnail=as_str(file.get("jpegThumbnail")),
     )
 
 
@@ -203,6 +205,9 @@ CONTENT_PARSERS: dict[str, Callable[[dict, str], Content]] = {
     "groupInviteMessage": _group_invite,
 }
 
+
+# The kinds of message that carry a file (fileMessageData): each gets a download job when stored.
+MEDIA_TYPES = frozenset(kind for kind, parse in CONTENT_PARSERS.items() if parse is _file)
 
 # typeMessage as Green API spells it, whatever the case it arrives in (`TextMessage`, `textmessage`).
 _SPELLINGS = {kind.lower(): kind for kind in CONTENT_PARSERS}

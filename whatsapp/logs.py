@@ -1,7 +1,9 @@
-"""The webhook's log lines, as the troubleshooting guide shows them.
+"""The webhook's log lines, as the troubleshooting guide shows them: every one is written here.
 
 In LOG_MODE=production phone numbers are masked (`7999*****67`), the full body is not dumped (the
-log is not a place for people's private conversations), and each notification is one line.
+log is not a place for people's private conversations), and each notification is one line; the
+step-by-step lines are DEBUG there (crm.log.step). Finding and creating clients is logged by
+clients.services (log_finding, log_found, log_created), whichever write path does it.
 """
 
 import json
@@ -10,9 +12,10 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from crm.log import mask, printable
+from crm.log import Masked, mask, printable, step
+from whatsapp.notifications import ChatId, MessageNotification, Parsed
 
-logger = logging.getLogger("whatsapp.webhook")
+logger = logging.getLogger(__name__)
 
 BANNER = "═" * 55
 ID_CHARS = 128  # an idMessage is stored cut so; more in a line is only what a sender chose
@@ -56,5 +59,44 @@ def log_error(what: str, error: object, *, traceback: bool = False) -> None:
     logger.error("❌ Error handling webhook: %s: %s", mask(what), mask(str(error)), exc_info=show)
 
 
-def log_warning(text: str) -> None:
-    logger.warning("⚠️ Warning: %s", mask(text))
+def log_warning(message: str, *args: object) -> None:
+    """`⚠️ Warning: <message % args>`, what came in the notification masked."""
+    logger.warning("⚠️ Warning: " + message, *(Masked(str(arg)) for arg in args))
+
+
+def log_ignored(kind: str, id_message: str, reason: object) -> None:
+    log_warning("notification %s %s ignored: %s", kind or "?", id_message, reason)
+
+
+def log_duplicate(parsed: Parsed, outcome: str) -> None:
+    env = parsed.envelope
+    step(logger, "Duplicate notification %s %s: already %s", env.type_webhook, env.id_message, outcome)
+
+
+def log_extracted(person: ChatId) -> None:
+    step(logger, "Extracted phone number from chatId %s: %s", Masked(person.raw), Masked(person.value))
+
+
+def log_processed(parsed: MessageNotification, *, client_id: object, who: str) -> None:
+    outbound = parsed.envelope.type_webhook != "incomingMessageReceived"
+    direction = "Outgoing" if outbound else "Incoming"
+    step(
+        logger,
+        "%s message processed: %s from client %s (%s)",
+        direction,
+        parsed.envelope.id_message,
+        client_id,
+        Masked(who),
+    )
+
+
+def log_applied(type_message: str, message_id: object) -> None:
+    step(logger, "%s applied to message %s", type_message, message_id)
+
+
+def log_already_stored(external_id: str, changed: bool) -> None:
+    step(logger, "Message %s already stored; %s", external_id, "updated" if changed else "unchanged")
+
+
+def log_linked(lid: str, client_id: object) -> None:
+    step(logger, "Linked lid %s to client %s", lid, client_id)

@@ -21,16 +21,12 @@ from django.utils import timezone
 
 from crm.db import insert_or_skip
 from jobs.services import GiveUp, job
-from whatsapp import content
+from whatsapp.content import MEDIA_TYPES
 from whatsapp.fetch import Fetched, FetchError, LinkFailed, Refused, fetch
 from whatsapp.greenapi import GreenAPI, GreenAPIError, GreenAPINotConfigured
 from whatsapp.models import MediaFile, Message
 
 logger = logging.getLogger(__name__)
-
-# The kinds of message that carry a file: those the parser reads a fileMessageData from.
-MEDIA_TYPES = frozenset(kind for kind, parse in content.CONTENT_PARSERS.items() if parse is content._file)
-
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 

@@ -21,6 +21,10 @@ class Notification(models.Model):
         FAILED = "failed"
         WAITING = "waiting", "Waiting for its message"
 
+    # A redelivery of a notification that ended so is answered as done; a failed or waiting one is
+    # processed again. Both write paths read this (services._done, fast_path's ON CONFLICT).
+    DONE = (Outcome.PROCESSED, Outcome.IGNORED)
+
     # No index: ids grow with arrival, so "newest first" is the primary key backwards.
     received_at = models.DateTimeField(default=timezone.now)
     type_webhook = models.CharField(max_length=64, blank=True)
@@ -63,6 +67,13 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return f"{self.type_webhook or '?'} {self.id_message}".strip()
 
+    def finish(self, outcome: str, detail: str) -> None:
+        """Record what became of the notification."""
+        self.outcome = outcome
+        self.detail = detail[:2000]
+        self.processed_at = timezone.now()
+        self.save(update_fields=["outcome", "detail", "processed_at"])
+
     @property
     def body_pretty(self) -> str:
         try:
@@ -93,10 +104,12 @@ class Message(models.Model):
         NOT_IN_GROUP = "notInGroup", "Not in group"
         YELLOW_CARD = "yellowCard", "Yellow card (spam)"
 
+    CHANNEL = "whatsapp"  # every message this app stores; other channels may share the table
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: messages_client_sent (client, -sent_at, -created_at) serves every lookup by client.
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", db_index=False)
-    channel = models.CharField(max_length=16, default="whatsapp")
+    channel = models.CharField(max_length=16, default=CHANNEL)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     type_message = models.CharField("type", max_length=64, blank=True)
     content = models.TextField(blank=True)
@@ -177,6 +190,12 @@ class Message(models.Model):
         Status.DELIVERED: 3,
         Status.READ: 4,
     }
+
+    @classmethod
+    def statuses_behind(cls, status: str) -> list[str]:
+        """The statuses a message may leave for `status`: those ranked below it."""
+        rank = cls.STATUS_RANK[status]
+        return [behind for behind, r in cls.STATUS_RANK.items() if r < rank]
 
     def advance_status(self, status: str, description: str = "") -> bool:
         """Take `status` if it is ahead of the current one; True when it changed."""

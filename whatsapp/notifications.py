@@ -19,6 +19,10 @@ class Malformed(ValueError):
     """The notification lacks something we need to act on it; it is kept and marked ignored."""
 
 
+class NotProcessed(Exception):
+    """A notification that is well-formed but has nothing for us to do; kept as ignored."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Chat ids (REFERENCE §7): `79031234567@c.us`, `…:3@c.us`, `…@s.whatsapp.net`, `…@g.us`, `…@lid`.
 
@@ -117,6 +121,8 @@ class InstanceNotification:
     blocked_chat: str = ""
 
 
+Parsed = MessageNotification | StatusNotification | InstanceNotification
+
 _MAX_INSTANCE_ID = 2**63 - 1  # a bigint column; Green API's ids have at most 10 digits
 
 
@@ -168,20 +174,6 @@ def from_guide_format(body: dict) -> dict:
     }
 
 
-MESSAGE_TYPES = (
-    "incomingMessageReceived",
-    "outgoingMessageReceived",
-    "outgoingAPIMessageReceived",
-)
-INSTANCE_TYPES = (
-    "stateInstanceChanged",
-    "statusInstanceChanged",
-    "deviceInfo",
-    "quotaExceeded",
-    "incomingBlock",
-    "incomingCall",
-    "outgoingCall",
-)
 # Other spellings of a status, read as the status they mean.
 STATUS_SPELLINGS = {"fail": "failed"}
 
@@ -194,52 +186,60 @@ def unwrap(body: dict) -> dict:
     return body
 
 
-def parse(body: dict, env: Envelope | None = None) -> MessageNotification | StatusNotification | InstanceNotification:
-    """Raises Malformed when the notification lacks what its kind needs, or is of an unknown kind."""
+def read(body: dict, env: Envelope | None = None) -> tuple[dict, Envelope]:
+    """The body in Green API's own shape, and its envelope (the caller may have it already)."""
     if isinstance(body.get("data"), dict) and "messageData" not in body:
+        # The guide's format keeps idMessage and timestamp elsewhere: its envelope is read anew.
         body = from_guide_format(body)
-        env = None  # the guide's format keeps idMessage and timestamp elsewhere
-    env = env or envelope_of(body)  # the caller may have it already
-    kind = env.type_webhook
-    if kind in MESSAGE_TYPES:
-        sender_data = as_dict(body.get("senderData"))
-        chat = parse_chat_id(sender_data.get("chatId"))
-        if chat is None:
-            raise Malformed(f"senderData.chatId is missing or not a chat id: {as_str(sender_data.get('chatId'))!r}")
-        if not env.id_message:
-            raise Malformed("idMessage is missing")
-        message_data = as_dict(body.get("messageData"))
-        return MessageNotification(
-            envelope=env,
-            chat=chat,
-            sender=parse_chat_id(sender_data.get("sender")),
-            chat_name=as_str(sender_data.get("chatName")),
-            sender_name=as_str(sender_data.get("senderContactName")) or as_str(sender_data.get("senderName")),
-            content=parse_content(message_data),
-        )
-    if kind == "outgoingMessageStatus":
-        if not env.id_message:
-            raise Malformed("idMessage is missing")
-        status = as_str(body.get("status"))
-        status = STATUS_SPELLINGS.get(status, status)
-        if not status:
-            raise Malformed("status is empty")  # seen in the wild (REFERENCE §5, I-#1086)
-        return StatusNotification(
-            envelope=env,
-            chat=parse_chat_id(body.get("chatId")),
-            status=status,
-            description=as_str(body.get("description")),
-            send_by_api=body.get("sendByApi") is True,
-        )
-    if kind in INSTANCE_TYPES:
-        return InstanceNotification(
-            envelope=env,
-            state=as_str(body.get("stateInstance")),
-            socket_status=as_str(body.get("statusInstance")),
-            device=as_dict(body.get("deviceData")),
-            quota=as_dict(body.get("quotaData")),
-            call_from=as_str(body.get("from")),
-            call_status=as_str(body.get("status")),
-            blocked_chat=as_str(body.get("chatId")),
-        )
-    raise Malformed(f"unknown typeWebhook {kind!r}" if kind else "typeWebhook is missing")
+        env = None
+    return body, env or envelope_of(body)
+
+
+# One parser per kind of notification (whatsapp.kinds names which); each raises Malformed when the
+# notification lacks what its kind needs.
+
+
+def parse_message(body: dict, env: Envelope) -> MessageNotification:
+    sender_data = as_dict(body.get("senderData"))
+    chat = parse_chat_id(sender_data.get("chatId"))
+    if chat is None:
+        raise Malformed(f"senderData.chatId is missing or not a chat id: {as_str(sender_data.get('chatId'))!r}")
+    if not env.id_message:
+        raise Malformed("idMessage is missing")
+    return MessageNotification(
+        envelope=env,
+        chat=chat,
+        sender=parse_chat_id(sender_data.get("sender")),
+        chat_name=as_str(sender_data.get("chatName")),
+        sender_name=as_str(sender_data.get("senderContactName")) or as_str(sender_data.get("senderName")),
+        content=parse_content(as_dict(body.get("messageData"))),
+    )
+
+
+def parse_status(body: dict, env: Envelope) -> StatusNotification:
+    if not env.id_message:
+        raise Malformed("idMessage is missing")
+    status = as_str(body.get("status"))
+    status = STATUS_SPELLINGS.get(status, status)
+    if not status:
+        raise Malformed("status is empty")  # seen in the wild (REFERENCE §5, I-#1086)
+    return StatusNotification(
+        envelope=env,
+        chat=parse_chat_id(body.get("chatId")),
+        status=status,
+        description=as_str(body.get("description")),
+        send_by_api=body.get("sendByApi") is True,
+    )
+
+
+def parse_instance(body: dict, env: Envelope) -> InstanceNotification:
+    return InstanceNotification(
+        envelope=env,
+        state=as_str(body.get("stateInstance")),
+        socket_status=as_str(body.get("statusInstance")),
+        device=as_dict(body.get("deviceData")),
+        quota=as_dict(body.get("quotaData")),
+        call_from=as_str(body.get("from")),
+        call_status=as_str(body.get("status")),
+        blocked_chat=as_str(body.get("chatId")),
+    )

@@ -9,7 +9,7 @@ from clients.services import client_find_or_create_by_phone
 from crm.db import lock_key
 from whatsapp.greenapi import GreenAPI, GreenAPIError
 from whatsapp.models import Message
-from whatsapp.services import apply_waiting_statuses
+from whatsapp.statuses import apply_waiting_statuses
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
-from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -17,8 +16,7 @@ from conftest import make_jobs_due, run_jobs
 from crm.testing.greenapi_fake import png
 from jobs.services import jobs_recover
 from whatsapp.doctor import FAIL, OK, WARN, check_jobs
-from whatsapp.media import media_enqueue
-from whatsapp.models import MediaFile, Message
+from whatsapp.models import MediaFile
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +26,7 @@ JOBS_URL = "/admin/django_tasks_database/dbtaskresult/"
 def media_job(post_webhook, fake, **how) -> MediaFile:
     body = fake.media_notification(fake.add_file(png(), **how))
     post_webhook(body)
-    with transaction.atomic():
-        return media_enqueue(message=Message.objects.get(external_id=body["idMessage"]))
+    return MediaFile.objects.get(message__external_id=body["idMessage"])
 
 
 def failed_job(post_webhook, fake) -> DBTaskResult:

@@ -4,7 +4,7 @@ worker runs, run when one starts, and a job whose worker was killed is taken by 
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from conftest import postgres_only
@@ -12,8 +12,7 @@ from crm.testing.greenapi_fake import png
 from crm.testing.servers import database_url
 from crm.testing.workers import Worker
 from whatsapp.doctor import check_jobs
-from whatsapp.media import media_enqueue
-from whatsapp.models import MediaFile, Message
+from whatsapp.models import MediaFile
 
 pytestmark = [postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -42,8 +41,7 @@ def wait_for(condition, seconds: float = 60) -> bool:
 def media_message(post_webhook, fake, url: str) -> MediaFile:
     body = fake.media_notification(url)
     assert post_webhook(body).status_code == 200
-    with transaction.atomic():
-        return media_enqueue(message=Message.objects.get(external_id=body["idMessage"]))
+    return MediaFile.objects.get(message__external_id=body["idMessage"])
 
 
 def files_in(folder) -> list:

@@ -15,13 +15,10 @@ pytestmark = pytest.mark.django_db
 
 
 def receive(post_webhook, fake, url: str, **kwargs) -> Message:
-    """A media notification through the webhook, then what its write path will call."""
+    """A media notification through the webhook, whose write path asks for the download."""
     body = fake.media_notification(url, **kwargs)
     assert post_webhook(body).status_code == 200
-    message = Message.objects.get(external_id=body["idMessage"])
-    with transaction.atomic():
-        media_enqueue(message=message)
-    return message
+    return Message.objects.get(external_id=body["idMessage"])
 
 
 def test_a_photo_is_kept_in_our_storage_with_its_type_read_from_its_bytes(post_webhook, media_fake, media_root) -> None:
@@ -56,13 +53,26 @@ def test_a_document_that_claims_to_be_a_picture_is_not_served_as_one(post_webhoo
     assert (media.state, media.content_type, media.inline) == ("stored", "application/pdf", False)
 
 
-def test_redeliveries_replays_and_edits_never_repeat_the_download(post_webhook, media_fake) -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_redeliveries_replays_and_edits_never_repeat_the_download(post_webhook, media_fake, settings, fast) -> None:
+    from whatsapp.models import Notification
+    from whatsapp.services import notification_replay
+
+    settings.WEBHOOK_FAST_PATH = fast
     url = media_fake.add_file(png())
     body = media_fake.media_notification(url)
     for _ in range(3):
         assert post_webhook(body).status_code == 200
-        with transaction.atomic():
-            media_enqueue(message=Message.objects.get(external_id=body["idMessage"]))
+    notification_replay(notification=Notification.objects.get())
+    edit = {
+        **body,
+        "idMessage": "EDIT-" + body["idMessage"],
+        "messageData": {
+            "typeMessage": "editedMessage",
+            "editedMessageData": {"stanzaId": body["idMessage"], "caption": "a caption after all"},
+        },
+    }
+    assert post_webhook(edit).json()["detail"] == f"editedMessage of {body['idMessage']}"
     run_jobs()
     with transaction.atomic():
         assert media_enqueue(message=Message.objects.get(external_id=body["idMessage"])) is None
@@ -78,8 +88,6 @@ def test_a_failed_download_is_not_lost_when_the_message_is_a_duplicate(post_webh
     url = media_fake.add_file(png(), behaviour="refuse")
     body = media_fake.media_notification(url)
     post_webhook(body)
-    with transaction.atomic():
-        media_enqueue(message=Message.objects.get(external_id=body["idMessage"]))
     run_jobs()
     assert MediaFile.objects.get().state == MediaFile.State.WAITING
     assert "HTTP 500" in MediaFile.objects.get().reason
@@ -92,28 +100,57 @@ def test_a_failed_download_is_not_lost_when_the_message_is_a_duplicate(post_webh
 
 
 def test_the_job_commits_with_the_message_or_not_at_all(post_webhook, media_fake) -> None:
-    url = media_fake.add_file(png())
-    body = media_fake.media_notification(url)
-    post_webhook(body)
-    message = Message.objects.get(external_id=body["idMessage"])
+    first = receive(post_webhook, media_fake, media_fake.add_file(png()))
 
     @transaction.atomic
     def write_path_failing_after_the_enqueue() -> None:
-        media_enqueue(message=message)
+        other = Message.objects.create(client=first.client, direction="inbound", type_message="imageMessage")
+        media_enqueue(message=other)
         raise RuntimeError("the write path failed after asking for the download")
 
     with pytest.raises(RuntimeError):
         write_path_failing_after_the_enqueue()
+    assert list(MediaFile.objects.values_list("message", flat=True)) == [first.pk]
+    assert DBTaskResult.objects.count() == 1
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_message_whose_job_cannot_be_kept_is_kept_as_failed_with_no_half_of_it(
+    post_webhook, media_fake, settings, fast
+) -> None:
+    from django.db import connection
+
+    from whatsapp.models import Notification
+
+    settings.WEBHOOK_FAST_PATH = fast
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION reject_jobs() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'jobs table is read-only'; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER reject_jobs BEFORE INSERT ON {DBTaskResult._meta.db_table} "
+                "FOR EACH ROW EXECUTE FUNCTION reject_jobs()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER reject_jobs BEFORE INSERT ON {DBTaskResult._meta.db_table} "
+                "BEGIN SELECT RAISE(ABORT, 'jobs table is read-only'); END"
+            )
+    body = media_fake.media_notification(media_fake.add_file(png()))
+    assert post_webhook(body).json()["outcome"] == "failed"
+    assert "jobs table is read-only" in Notification.objects.get().detail
+    assert not Message.objects.exists()
     assert not MediaFile.objects.exists()
-    assert not DBTaskResult.objects.exists()
 
 
 def test_messages_without_a_file_get_no_job(post_webhook, media_fake) -> None:
     from conftest import payload
 
     post_webhook(payload("incomingMessageReceived.textMessage.json"))
-    with transaction.atomic():
-        assert media_enqueue(message=Message.objects.get()) is None
+    assert Message.objects.exists()
+    assert not MediaFile.objects.exists()
     assert not DBTaskResult.objects.exists()
 
 
@@ -202,9 +239,6 @@ def test_the_notifications_jpeg_thumbnail_is_kept_for_the_wait_and_nothing_else(
     thumbnail = payload("incomingMessageReceived.imageMessage.json")["messageData"]["fileMessageData"]["jpegThumbnail"]
     kept = []
     for given in (thumbnail, "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", '" onerror="alert(1)', ""):
-        body = media_fake.media_notification(media_fake.add_file(png()))
-        post_webhook(body)
-        with transaction.atomic():
-            media = media_enqueue(message=Message.objects.get(external_id=body["idMessage"]), thumbnail=given)
-        kept.append(media.thumbnail)
+        message = receive(post_webhook, media_fake, media_fake.add_file(png()), jpegThumbnail=given)
+        kept.append(MediaFile.objects.get(message=message).thumbnail)
     assert kept == [thumbnail, "", "", ""], "a JPEG only: not a script, not markup"

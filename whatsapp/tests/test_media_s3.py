@@ -4,13 +4,11 @@ server mode): the worker streams the file into the bucket, staff get it through 
 import boto3
 import pytest
 import requests
-from django.db import transaction
 from moto.server import ThreadedMotoServer
 
 from conftest import run_jobs
 from crm.testing.greenapi_fake import png
 from crm.testing.servers import free_port
-from whatsapp.media import media_enqueue
 from whatsapp.models import MediaFile, Message
 
 pytestmark = pytest.mark.django_db
@@ -55,8 +53,6 @@ def test_a_photo_is_kept_in_the_bucket_privately_and_served_to_staff(
     url = media_fake.add_file(png(), "IMG-7.jpg")
     body = media_fake.media_notification(url, mimeType="image/jpeg")
     post_webhook(body)
-    with transaction.atomic():
-        media_enqueue(message=Message.objects.get(external_id=body["idMessage"]))
     run_jobs()
 
     media = MediaFile.objects.get()

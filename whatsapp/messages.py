@@ -1,0 +1,103 @@
+"""incomingMessageReceived, outgoingMessageReceived, outgoingAPIMessageReceived: a message of a
+client, stored once per idMessage, or the edit, deletion or reaction it makes to one stored."""
+
+from collections.abc import Callable
+
+from django.utils import timezone
+
+from clients.models import Client
+from clients.services import client_find_or_create_by_lid, client_find_or_create_by_phone
+from crm.db import insert_or_skip, lock_key
+from whatsapp import logs
+from whatsapp.media import media_enqueue
+from whatsapp.models import Message, Notification
+from whatsapp.notifications import ChatId, Malformed, MessageNotification
+from whatsapp.rows import client_name, is_outbound, message_from
+from whatsapp.statuses import apply_waiting_statuses
+
+Outcome = Notification.Outcome
+
+
+def message_receive(parsed: MessageNotification, notification: Notification) -> tuple[str, str]:
+    content = parsed.content
+    if content.target_id and content.type_message in LIFECYCLE:
+        original = message_by_external_id(parsed.envelope.instance_id, content.target_id)
+        if original is not None:
+            LIFECYCLE[content.type_message](original, parsed)
+            logs.log_applied(content.type_message, original.id)
+            return Outcome.PROCESSED, f"{content.type_message} of {original.external_id}"
+        # The original predates us (or is lost): keep the change as a message of its own.
+    client = _client_for(parsed)
+    outbound = is_outbound(parsed)
+    message = message_from(parsed, client_id=client.pk, notification_id=notification.pk)
+    if outbound:
+        # A status for this idMessage may be committing right now (see statuses.status_apply).
+        lock_key(parsed.envelope.instance_id, parsed.envelope.id_message)
+    if not insert_or_skip(message):
+        return merge_repeat(message, parsed)
+    media_enqueue(message=message, thumbnail=content.thumbnail)
+    if outbound:
+        apply_waiting_statuses(message)
+    logs.log_processed(parsed, client_id=client.pk, who=client.whatsapp_id or client.whatsapp_lid or "")
+    return Outcome.PROCESSED, ""  # the message links back to its notification
+
+
+def _client_for(parsed: MessageNotification) -> Client:
+    person: ChatId | None = parsed.person
+    if person is None:
+        raise Malformed(f"group message without a participant: sender {parsed.sender.raw if parsed.sender else ''!r}")
+    name = client_name(parsed)
+    if person.kind == "lid":
+        client, _ = client_find_or_create_by_lid(lid=person.value, name=name)
+        return client
+    logs.log_extracted(person)
+    client, _ = client_find_or_create_by_phone(phone=person.value, name=name)
+    return client
+
+
+def merge_repeat(message: Message, parsed: MessageNotification) -> tuple[str, str]:
+    """The idMessage is stored already: from our own send (pending/sent), or both outgoing kinds."""
+    existing = message_by_external_id(message.instance_id, message.external_id)
+    changed = [f for f in ("content", "chat_id", "type_message", "sent_at") if not getattr(existing, f)]
+    for field in changed:
+        setattr(existing, field, getattr(message, field))
+    if existing.advance_status(message.status):
+        changed += ["status", "status_description"]
+    if changed:
+        existing.save(update_fields=[*changed, "updated_at"])
+    # Its file, if it has one and no download yet (a message kept before its type was known).
+    media_enqueue(message=existing, thumbnail=parsed.content.thumbnail)
+    logs.log_already_stored(existing.external_id, bool(changed))
+    return Outcome.PROCESSED, f"already stored as message {existing.id}"
+
+
+def message_by_external_id(instance_id: int, external_id: str) -> Message | None:
+    return (
+        Message.objects.select_for_update()
+        .filter(channel=Message.CHANNEL, instance_id=instance_id, external_id=external_id)
+        .first()
+    )
+
+
+def _edit(original: Message, parsed: MessageNotification) -> None:
+    original.edit(parsed.content.text, parsed.envelope.timestamp or timezone.now())
+    original.save(update_fields=["content", "previous_contents", "edited_at", "updated_at"])
+
+
+def _delete(original: Message, parsed: MessageNotification) -> None:
+    # The content stays: staff must still see what the client wrote and then withdrew.
+    original.deleted_at = original.deleted_at or parsed.envelope.timestamp or timezone.now()
+    original.save(update_fields=["deleted_at", "updated_at"])
+
+
+def _react(original: Message, parsed: MessageNotification) -> None:
+    original.reaction = parsed.content.text[:32]  # "" when the reaction is taken back
+    original.save(update_fields=["reaction", "updated_at"])
+
+
+# The typeMessages that change a stored message instead of being one (content.target_id names it).
+LIFECYCLE: dict[str, Callable[[Message, MessageNotification], None]] = {
+    "editedMessage": _edit,
+    "deletedMessage": _delete,
+    "reactionMessage": _react,
+}
