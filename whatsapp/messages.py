@@ -58,9 +58,15 @@ def _client_for(parsed: MessageNotification) -> Client:
 def merge_repeat(message: Message, parsed: MessageNotification) -> tuple[str, str]:
     """The idMessage is stored already: from our own send (pending/sent), or both outgoing kinds."""
     existing = message_by_external_id(message.instance_id, message.external_id)
-    changed = [f for f in ("content", "chat_id", "type_message", "sent_at") if not getattr(existing, f)]
+    changed = [f for f in ("content", "chat_id", "type_message") if not getattr(existing, f)]
     for field in changed:
         setattr(existing, field, getattr(message, field))
+    # WhatsApp's own time replaces the one we gave the row when we stored it (our send's moment):
+    # the conversation is ordered by it.
+    written = parsed.envelope.timestamp
+    if written and existing.sent_at != written:
+        existing.sent_at = written
+        changed.append("sent_at")
     if existing.advance_status(message.status):
         changed += ["status", "status_description"]
     if changed:

@@ -6,6 +6,7 @@ Green API is a real HTTP server on localhost (crm/testing/greenapi_fake.py), nev
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -106,6 +107,19 @@ def test_send_then_webhooks_then_statuses_end_in_one_read_message(fake_greenapi,
     message.refresh_from_db()
     assert message.status == "read"
     assert message.notification is None or message.notification.type_webhook == "outgoingAPIMessageReceived"
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_our_sent_message_takes_whatsapps_time_when_green_api_reports_it(
+    fake_greenapi, anna, post_webhook, settings, fast
+) -> None:
+    settings.WEBHOOK_FAST_PATH = fast
+    message = message_send(client=anna, text="Ваш заказ доставлен?")
+    report = fake_greenapi.outgoing_api_notification(fake_greenapi.sent[0])
+    report["timestamp"] = 1764590000  # WhatsApp's time, a while before the CRM stored the row
+    assert post_webhook(report).status_code == 200
+    message.refresh_from_db()
+    assert message.sent_at == datetime.fromtimestamp(1764590000, tz=UTC)
 
 
 @pytest.mark.django_db(transaction=True)
