@@ -166,8 +166,8 @@ def serve(checkout: Path) -> tuple[int, str]:
     status, deadline = None, time.monotonic() + 300
     while status is None and time.monotonic() < deadline and process.poll() is None:
         try:
-            status = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code
-        except requests.ConnectionError:
+            status = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code
+        except requests.RequestException:  # not up yet, or a busy machine answers late
             time.sleep(0.5)
     try:
         os.killpg(process.pid, signal.SIGTERM)
