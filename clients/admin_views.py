@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 from clients.models import Client
 from clients.services import client_merge
 from crm.csv_export import csv_response
-from whatsapp.admin import messages_csv, web_link
+from whatsapp.admin import messages_csv
+from whatsapp.media_views import media_html
 from whatsapp.models import CONVERSATION_ORDER, Message
 
 THREAD_SIZE = 50
@@ -73,7 +74,8 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     if client is None or not request.user.has_perm(READ_PERMISSION):
         return {}
     before = _moment(request, "before")
-    page = list(_page(client, before, _moment(request, "received_before") if before else None)[: THREAD_SIZE + 1])
+    page = _page(client, before, _moment(request, "received_before") if before else None).select_related("media")
+    page = list(page[: THREAD_SIZE + 1])
     thread = list(reversed(page[:THREAD_SIZE]))
     older = None
     if len(page) > THREAD_SIZE:
@@ -86,7 +88,7 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     }
     for message in thread:
         message.quoted_text = quoted.get(message.quoted_external_id, "")
-        message.file_link = web_link(message.media_url)
+        message.media_shown = media_html(message)
     return {
         "thread": thread,
         "thread_older": older,
