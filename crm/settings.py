@@ -279,6 +279,8 @@ GREEN_API_ID_INSTANCE = env.str("GREEN_API_ID_INSTANCE", default="")
 GREEN_API_TOKEN = env.str("GREEN_API_TOKEN", default="")
 GREEN_API_WEBHOOK_TOKEN = env.str("GREEN_API_WEBHOOK_TOKEN", default="")
 GREEN_API_TIMEOUT = env.float("GREEN_API_TIMEOUT", default=10.0)
+# Files are uploaded to the console's mediaUrl; empty: GREEN_API_URL with `api` read as `media`.
+GREEN_API_MEDIA_URL = env.str("GREEN_API_MEDIA_URL", default="").rstrip("/")
 # Real media notifications are a few KB; 1 MiB leaves room for long texts and vCards.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)

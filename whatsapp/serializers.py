@@ -55,7 +55,23 @@ class StatsSerializer(serializers.Serializer):
 class MessageSendSerializer(serializers.Serializer):
     clientId = serializers.UUIDField(required=False)  # noqa: N815
     phone = serializers.CharField(required=False, max_length=64)
-    text = serializers.CharField(max_length=20_000, trim_whitespace=True)
+    text = serializers.CharField(
+        max_length=20_000,
+        trim_whitespace=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The message; with a file, its caption (may be empty)",
+    )
+    file = serializers.FileField(
+        required=False, help_text="A file to send (multipart/form-data), at most MEDIA_MAX_BYTES (100 MiB)"
+    )
+    fileUrl = serializers.URLField(  # noqa: N815
+        required=False, max_length=2048, help_text="Or a link to the file, which Green API fetches (sendFileByUrl)"
+    )
+    fileName = serializers.CharField(  # noqa: N815
+        required=False, max_length=255, help_text="The name the client sees; by default the upload's or the link's"
+    )
 
     def validate_phone(self, value: str) -> str:
         from clients.phones import to_whatsapp_id
@@ -68,6 +84,8 @@ class MessageSendSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if ("clientId" in attrs) == ("phone" in attrs):
             raise serializers.ValidationError("Give either clientId or phone.")
+        if "file" in attrs and "fileUrl" in attrs:
+            raise serializers.ValidationError({"fileUrl": ["Give either a file or fileUrl, not both."]})
         return attrs
 
 
