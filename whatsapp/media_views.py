@@ -175,13 +175,13 @@ def media_json(media: MediaFile | None) -> dict | None:
 
 def media_html(message: Message) -> SafeString:
     """The file of `message` as staff see it: a picture, a player, a link, or why it is not here."""
-    from whatsapp.admin import web_link  # here: the admin imports this module, and loads the admin site
+    from whatsapp.admin import type_label, web_link  # here: the admin imports this module, and loads the site
 
     media = kept_file(message)
     context = {
         "media": media,
         "url": media_url(media) if media and media.state == MediaFile.State.STORED else "",
-        "name": (media.file_name if media else "") or message.file_name or message.type_message,
+        "name": (media.file_name if media else "") or message.file_name or type_label(message.type_message),
         "link": web_link(message.media_url),
         "message": message,
     }
