@@ -139,6 +139,8 @@ def _attachment(request: HttpRequest) -> "Attachment | None":
     from whatsapp.attachments import attachment_checked
 
     upload = request.FILES.get("file")
+    if getattr(request, "upload_refused", ""):  # whatsapp.attachments.SizeLimitedUpload
+        raise ValueError(request.upload_refused)
     return None if upload is None else attachment_checked(upload=upload)
 
 

@@ -349,6 +349,12 @@ JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=900)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)  # WhatsApp's own limit
 MEDIA_FETCH_SECONDS = env.float("MEDIA_FETCH_SECONDS", default=300.0)
+# A file staff send is dropped as it arrives once past MEDIA_MAX_BYTES, not written out whole first.
+FILE_UPLOAD_HANDLERS = [
+    "whatsapp.attachments.SizeLimitedUpload",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Hosts the worker may fetch from although they are not public (host or host:port); Green API's
 # file hosts are public and need no entry.
 MEDIA_FETCH_ALLOWED_HOSTS = env.list("MEDIA_FETCH_ALLOWED_HOSTS", default=[])

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from whatsapp.media import sniff
 
@@ -40,6 +41,30 @@ class Attachment:
     @property
     def type_message(self) -> str:
         return _MESSAGE_TYPES.get(self.content_type.split("/")[0], "documentMessage")
+
+
+class SizeLimitedUpload(FileUploadHandler):
+    """Stops keeping an upload once it passes MEDIA_MAX_BYTES, first of FILE_UPLOAD_HANDLERS.
+
+    The admin's CSRF check reads the form before any view runs, so without this a file of any size
+    would be written to a temporary file first. The view finds `request.upload_refused` instead.
+    """
+
+    def new_file(self, *args: object, **kwargs: object) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > settings.MEDIA_MAX_BYTES:
+            self.request.upload_refused = (
+                f"The file is over MEDIA_MAX_BYTES ({settings.MEDIA_MAX_BYTES} bytes): not sent."
+            )
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler keeps the file
 
 
 def attachment_checked(*, upload: UploadedFile | None = None, url: str = "", file_name: str = "") -> Attachment:

@@ -80,6 +80,9 @@ class MessagesView(APIView):
             error = f"The request is over MEDIA_MAX_BYTES ({settings.MEDIA_MAX_BYTES} bytes): the file is too large."
             return Response({"detail": error, "errors": {"file": [error]}}, status=400)
         data = MessageSendSerializer(data=request.data)
+        if getattr(request._request, "upload_refused", ""):  # whatsapp.attachments.SizeLimitedUpload
+            error = request._request.upload_refused
+            return Response({"detail": error, "errors": {"file": [error]}}, status=400)
         data.is_valid(raise_exception=True)
         given = data.validated_data
         try:

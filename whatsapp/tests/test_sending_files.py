@@ -240,3 +240,11 @@ def test_the_reply_box_needs_the_send_permission_for_files_too(client, media_fak
     answer = client.post(f"/admin/clients/client/{anna.pk}/send/", {"file": upload()})
     assert answer.status_code == 403
     nothing_written(media_fake)
+
+
+def test_the_reply_box_drops_a_file_over_media_max_bytes_as_it_arrives(staff, media_fake, anna, settings) -> None:
+    settings.MEDIA_MAX_BYTES = 1000
+    big = upload(b"\x89PNG" + b"0" * 70_000)
+    answer = staff.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Фото", "file": big}, follow=True)
+    assert "The file is over MEDIA_MAX_BYTES (1000 bytes): not sent." in answer.content.decode()
+    nothing_written(media_fake)
