@@ -93,34 +93,11 @@ def _file_send(*, client: Client, caption: str, attachment: Attachment) -> Messa
     caption = _text_checked(caption, caption=True)
     api = GreenAPI.from_settings()
     chat_id = chat_id_of(client)
-    kind = attachment.type_message
     with transaction.atomic():
-        message = Message.objects.create(
-            client=client,
-            direction=Message.Direction.OUTBOUND,
-            type_message=kind,
-            content=CONTENT_PARSERS[kind](
-                {"fileMessageData": {"caption": caption, "fileName": attachment.file_name}}, kind
-            ).text,
-            status=Message.Status.PENDING,
-            chat_id=chat_id,
-            instance_id=api.instance_number,
-            media_url=attachment.url,
-            file_name=attachment.file_name,
-            mime_type=attachment.content_type,
-        )
-        if attachment.file is not None:
-            media = media_keep_upload(
-                message=message,
-                file=attachment.file,
-                file_name=attachment.file_name,
-                content_type=attachment.content_type,
-            )
-        else:
-            media_enqueue(message=message)
+        message = _file_message_stored(client, chat_id, api, caption, attachment)
     try:
         if attachment.file is not None:
-            with default_storage.open(media.file.name, "rb") as kept:
+            with default_storage.open(message.media.file.name, "rb") as kept:
                 id_message, url = api.send_file_by_upload(chat_id, kept, attachment.file_name, caption)
         else:
             id_message, url = api.send_file_by_url(chat_id, attachment.url, attachment.file_name, caption)
@@ -128,10 +105,33 @@ def _file_send(*, client: Client, caption: str, attachment: Attachment) -> Messa
         _message_failed(message, error)
         raise
     # Green API's own link to what it sent (its storage, 15 days); ours is the MediaFile.
-    Message.objects.filter(pk=message.pk).update(
-        media_url=url[:2048] if url.startswith(("https://", "http://")) else ""
-    )
+    if url.startswith(("https://", "http://")):
+        Message.objects.filter(pk=message.pk).update(media_url=url[:2048])
     return _message_sent(message, id_message)
+
+
+def _file_message_stored(client: Client, chat_id: str, api: GreenAPI, caption: str, attachment: Attachment) -> Message:
+    kind = attachment.type_message
+    # The text a person reads, as for a file received: the caption, or "📄 Document: name".
+    text = CONTENT_PARSERS[kind]({"fileMessageData": {"caption": caption, "fileName": attachment.file_name}}, kind)
+    message = Message.objects.create(
+        client=client,
+        direction=Message.Direction.OUTBOUND,
+        type_message=kind,
+        content=text.text,
+        status=Message.Status.PENDING,
+        chat_id=chat_id,
+        instance_id=api.instance_number,
+        media_url=attachment.url,
+        file_name=attachment.file_name,
+        mime_type=attachment.content_type,
+    )
+    if attachment.file is None:
+        media_enqueue(message=message)
+    else:
+        file, name, content_type = attachment.file, attachment.file_name, attachment.content_type
+        media_keep_upload(message=message, file=file, file_name=name, content_type=content_type)
+    return message
 
 
 def _media_moved(placeholder: Message, webhook_row: Message) -> None:
