@@ -203,3 +203,15 @@ def test_no_range_or_one_it_cannot_read_gets_the_whole_file_and_one_past_the_end
     assert fresh.status_code == 206
     past = staff.get(voice, headers={"Range": f"bytes={len(whole)}-"})
     assert (past.status_code, past["Content-Range"]) == (416, f"bytes */{len(whole)}")
+
+
+def test_the_schema_documents_the_file_link_and_each_messages_media(client) -> None:
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    media = schema["paths"]["/whatsapp/media/{mediaId}"]["get"]
+    assert {"200", "206", "401", "403", "404", "416"} <= set(media["responses"])
+    assert "media" in schema["components"]["schemas"]["Message"]["properties"]
+    assert "media" in schema["components"]["schemas"]["RecentMessage"]["properties"]
+    sending = schema["paths"]["/whatsapp/messages"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(sending)
