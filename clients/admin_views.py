@@ -5,7 +5,9 @@ a 403 (PermissionDenied), and actions declare theirs so the admin offers them on
 """
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -22,8 +24,12 @@ from django.views.decorators.http import require_GET, require_POST
 from clients.models import Client
 from clients.services import client_merge
 from crm.csv_export import csv_response
-from whatsapp.admin import messages_csv, web_link
+from whatsapp.admin import messages_csv
+from whatsapp.media_views import media_html
 from whatsapp.models import CONVERSATION_ORDER, Message
+
+if TYPE_CHECKING:
+    from whatsapp.attachments import Attachment
 
 THREAD_SIZE = 50
 SEND_PERMISSION = "whatsapp.send_message"
@@ -73,7 +79,8 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     if client is None or not request.user.has_perm(READ_PERMISSION):
         return {}
     before = _moment(request, "before")
-    page = list(_page(client, before, _moment(request, "received_before") if before else None)[: THREAD_SIZE + 1])
+    page = _page(client, before, _moment(request, "received_before") if before else None).select_related("media")
+    page = list(page[: THREAD_SIZE + 1])
     thread = list(reversed(page[:THREAD_SIZE]))
     older = None
     if len(page) > THREAD_SIZE:
@@ -86,12 +93,13 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     }
     for message in thread:
         message.quoted_text = quoted.get(message.quoted_external_id, "")
-        message.file_link = web_link(message.media_url)
+        message.media_shown = media_html(message)
     return {
         "thread": thread,
         "thread_older": older,
         "thread_paged": before is not None,
         "can_send": request.user.has_perm(SEND_PERMISSION),
+        "media_max_bytes": settings.MEDIA_MAX_BYTES,
     }
 
 
@@ -101,7 +109,8 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
 
 @require_POST
 def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
-    """The reply box: sending reaches the client's phone, so it needs its own permission."""
+    """The reply box: sending reaches the client's phone, so it needs its own permission. A file
+    attached goes with the text as its caption."""
     from whatsapp.greenapi import GreenAPIError
     from whatsapp.outbound import message_send
     from whatsapp.throttles import send_wait_seconds
@@ -115,7 +124,8 @@ def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.Mode
         messages.error(request, f"Not sent: you have sent too many messages; try again in {wait} s.")
         return HttpResponseRedirect(change_url + "#reply")
     try:
-        message = message_send(client=client, text=request.POST.get("text", ""))
+        attachment = _attachment(request)
+        message = message_send(client=client, text=request.POST.get("text", ""), attachment=attachment)
     except ValueError as error:
         messages.error(request, str(error))
     except GreenAPIError as error:
@@ -123,6 +133,15 @@ def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.Mode
     else:
         messages.success(request, f"Sent to {client} ({message.get_status_display()}).")
     return HttpResponseRedirect(change_url + "#reply")
+
+
+def _attachment(request: HttpRequest) -> "Attachment | None":
+    from whatsapp.attachments import attachment_checked
+
+    upload = request.FILES.get("file")
+    if getattr(request, "upload_refused", ""):  # whatsapp.attachments.SizeLimitedUpload
+        raise ValueError(request.upload_refused)
+    return None if upload is None else attachment_checked(upload=upload)
 
 
 @require_GET

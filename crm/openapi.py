@@ -77,8 +77,42 @@ WEBHOOK = {
 }
 
 
+_BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+# A plain Django view too (whatsapp/media_views.py): the admin's session or the API's token.
+MEDIA = {
+    "get": {
+        "operationId": "whatsapp_media_file",
+        "summary": "A message's kept file (the `url` of its `media`)",
+        "description": (
+            "The file's bytes as they were kept, typed by their content; pictures, sounds and videos "
+            "inline, anything else as an attachment. One byte range (`Range: bytes=…`) is answered 206."
+        ),
+        "tags": ["whatsapp"],
+        "security": [{"jwtAuth": []}, {}],  # or the admin's session cookie
+        "parameters": [
+            {"name": "mediaId", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+            {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "The file", "content": _BYTES},
+            "206": {"description": "The bytes of the range asked for", "content": _BYTES},
+            "302": {"description": "No token and no admin session: to the admin's login page"},
+            "401": {
+                "description": "Invalid access token",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+            "403": {"description": "The user lacks the permission whatsapp.view_message"},
+            "404": {"description": "No stored file with this id"},
+            "416": {"description": "The range starts past the end of the file"},
+            "503": {"description": "The file storage cannot be reached"},
+        },
+    }
+}
+
+
 def add_webhook(result: dict, generator: object, request: object, public: bool) -> dict:
     result.setdefault("paths", {})["/whatsapp/webhook"] = WEBHOOK
+    result["paths"]["/whatsapp/media/{mediaId}"] = MEDIA
     schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes["webhookToken"] = {
         "type": "http",

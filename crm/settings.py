@@ -292,6 +292,8 @@ GREEN_API_ID_INSTANCE = env.str("GREEN_API_ID_INSTANCE", default="")
 GREEN_API_TOKEN = env.str("GREEN_API_TOKEN", default="")
 GREEN_API_WEBHOOK_TOKEN = env.str("GREEN_API_WEBHOOK_TOKEN", default="")
 GREEN_API_TIMEOUT = env.float("GREEN_API_TIMEOUT", default=10.0)
+# Files are uploaded to the console's mediaUrl; empty: GREEN_API_URL with `api` read as `media`.
+GREEN_API_MEDIA_URL = env.str("GREEN_API_MEDIA_URL", default="").rstrip("/")
 # Real media notifications are a few KB; 1 MiB leaves room for long texts and vCards.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)
@@ -360,6 +362,12 @@ JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=900)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)  # WhatsApp's own limit
 MEDIA_FETCH_SECONDS = env.float("MEDIA_FETCH_SECONDS", default=300.0)
+# A file staff send is dropped as it arrives once past MEDIA_MAX_BYTES, not written out whole first.
+FILE_UPLOAD_HANDLERS = [
+    "whatsapp.attachments.SizeLimitedUpload",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Hosts the worker may fetch from although they are not public (host or host:port); Green API's
 # file hosts are public and need no entry.
 MEDIA_FETCH_ALLOWED_HOSTS = env.list("MEDIA_FETCH_ALLOWED_HOSTS", default=[])

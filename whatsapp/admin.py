@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from crm.csv_export import csv_response
+from whatsapp.media_views import media_html
 from whatsapp.models import Instance, Message, Notification
 
 PROVIDER_FIELDS = ["external_id", "instance_id", "chat_id", "chat_name", "sender_name", "sent_at", "notification"]
@@ -79,10 +80,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="file")
     def file(self, obj: Message) -> str:
-        link = web_link(obj.media_url)
-        if not link:
-            return obj.media_url or "—"
-        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', link, obj.file_name or link)
+        return media_html(obj) or obj.media_url or "—"
 
     @admin.display(description="client", ordering="client__name")
     def client_link(self, obj: Message) -> str:

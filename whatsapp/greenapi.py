@@ -9,8 +9,9 @@ The instance token is part of every URL: it never appears in a message or a log 
 
 import hmac
 import logging
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 from django.conf import settings
@@ -39,6 +40,7 @@ class GreenAPI:
     id_instance: str
     token: str
     timeout: float
+    media_url: str = ""  # where files are uploaded (the console's mediaUrl)
 
     @classmethod
     def from_settings(cls) -> "GreenAPI":
@@ -53,11 +55,13 @@ class GreenAPI:
                 f"Green API is not configured: set {', '.join(missing)} "
                 "(from the instance's page in Green API's console)."
             )
+        base_url = settings.GREEN_API_URL.rstrip("/")
         return cls(
-            settings.GREEN_API_URL.rstrip("/"),
+            base_url,
             str(settings.GREEN_API_ID_INSTANCE),
             settings.GREEN_API_TOKEN,
             settings.GREEN_API_TIMEOUT,
+            (settings.GREEN_API_MEDIA_URL or _media_host(base_url)).rstrip("/"),
         )
 
     @property
@@ -73,6 +77,36 @@ class GreenAPI:
         if not isinstance(id_message, str) or not id_message:
             raise GreenAPIError("Green API accepted the message but returned no idMessage.")
         return id_message
+
+    def send_file_by_upload(self, chat_id: str, file: BinaryIO, file_name: str, caption: str = "") -> tuple[str, str]:
+        """Upload and send a file (up to 100 MB): Green API's (idMessage, urlFile)."""
+        fields = {"chatId": chat_id, "fileName": file_name}
+        if caption:
+            fields["caption"] = caption
+        # A file's upload outlasts an API call: MEDIA_FETCH_SECONDS, as for a download.
+        answer = self._call(
+            "POST",
+            "sendFileByUpload",
+            data=fields,
+            files={"file": (file_name, file)},
+            base_url=self.media_url,
+            timeout=max(self.timeout, settings.MEDIA_FETCH_SECONDS),
+        )
+        return self._sent_file(answer, "")
+
+    def send_file_by_url(self, chat_id: str, url: str, file_name: str, caption: str = "") -> tuple[str, str]:
+        """Send the file at `url` (Green API fetches it): (idMessage, the file's URL)."""
+        body = {"chatId": chat_id, "urlFile": url, "fileName": file_name}
+        if caption:
+            body["caption"] = caption
+        return self._sent_file(self._call("POST", "sendFileByUrl", body), url)
+
+    def _sent_file(self, answer: Any, url: str) -> tuple[str, str]:
+        id_message = answer.get("idMessage") if isinstance(answer, dict) else None
+        if not isinstance(id_message, str) or not id_message:
+            raise GreenAPIError("Green API accepted the file but returned no idMessage.")
+        url_file = answer.get("urlFile")
+        return id_message, url_file if isinstance(url_file, str) else url
 
     def download_file(self, chat_id: str, id_message: str) -> str:
         """A fresh link to a media message's file (the one in its notification may have expired)."""
@@ -96,12 +130,24 @@ class GreenAPI:
         answer = self._call("POST", "setSettings", values)
         return bool(isinstance(answer, dict) and answer.get("saveSettings"))
 
-    def _call(self, http_method: str, method: str, body: dict | None = None) -> Any:
-        url = f"{self.base_url}/waInstance{self.id_instance}/{method}/{self.token}"
+    def _call(
+        self,
+        http_method: str,
+        method: str,
+        body: dict | None = None,
+        *,
+        base_url: str = "",
+        timeout: float = 0.0,
+        **upload: Any,
+    ) -> Any:
+        url = f"{base_url or self.base_url}/waInstance{self.id_instance}/{method}/{self.token}"
+        timeout = timeout or self.timeout
         try:
-            response = _session.request(http_method, url, json=body, timeout=(min(5.0, self.timeout), self.timeout))
+            response = _session.request(
+                http_method, url, json=body, timeout=(min(5.0, self.timeout), timeout), **upload
+            )
         except requests.Timeout:
-            raise GreenAPIError(f"Green API did not answer {method} within {self.timeout:g} s; try again.") from None
+            raise GreenAPIError(f"Green API did not answer {method} within {timeout:g} s; try again.") from None
         except requests.RequestException as error:
             # str(error) would contain the URL, and with it the token.
             raise GreenAPIError(
@@ -116,6 +162,12 @@ class GreenAPI:
             return response.json()
         except ValueError:
             raise GreenAPIError(f"Green API answered {method} with something that is not JSON.") from None
+
+
+def _media_host(base_url: str) -> str:
+    """The console's mediaUrl beside its apiUrl: 7105.api.greenapi.com uploads to 7105.media.greenapi.com
+    (REFERENCE §10); any other address (a local stand-in) takes uploads itself."""
+    return re.sub(r"^(https?://(?:[^/.]+\.)?)api([.-])", r"\1media\2", base_url, count=1)
 
 
 def _explain(method: str, response: requests.Response, api: GreenAPI) -> str:

@@ -8,6 +8,7 @@ Django's default storage (MEDIA_ROOT, or S3 with MEDIA_S3_BUCKET), and served to
 """
 
 import base64
+import hashlib
 import logging
 import re
 from pathlib import PurePosixPath
@@ -134,9 +135,33 @@ def _fresh_link(message: Message) -> str:
     return url
 
 
+def media_keep_upload(*, message: Message, file: File, file_name: str, content_type: str) -> MediaFile:
+    """Keep a file we send, before it goes: a MediaFile already stored, its bytes in our storage
+    (removed again when its row cannot be written). Call it last in the transaction that stores
+    `message`."""
+    media = MediaFile(message=message, file_name=file_name[:512], content_type=content_type)
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    saved = default_storage.save(_storage_name(media, PurePosixPath(file_name).suffix.lower()), file)
+    try:
+        media.file, media.size, media.sha256 = saved, file.size, digest.hexdigest()
+        media.state, media.stored_at = MediaFile.State.STORED, timezone.now()
+        media.save()
+    except Exception:
+        default_storage.delete(saved)
+        raise
+    return media
+
+
+def _storage_name(media: MediaFile, extension: str) -> str:
+    return f"whatsapp/{media.created_at:%Y/%m}/{media.pk}{_suffix(media.file_name) or extension}"
+
+
 def _store(media: MediaFile, fetched: Fetched) -> str:
     content_type, extension = sniff(fetched.head, media.message.mime_type)
-    name = f"whatsapp/{media.created_at:%Y/%m}/{media.pk}{_suffix(media.file_name) or extension}"
+    name = _storage_name(media, extension)
     content = File(fetched.file, name=name)
     content.size = fetched.size
     saved = default_storage.save(name, content)

@@ -319,6 +319,11 @@ class MediaFile(models.Model):
         return f"{self.file_name or self.message_id} ({self.state})"
 
     @property
+    def kind(self) -> str:
+        """ "image", "audio", "video", or another type's first word: how the conversation shows it."""
+        return self.content_type.split("/")[0]
+
+    @property
     def inline(self) -> bool:
         """Shown in the page (pictures, players) rather than downloaded as an attachment."""
-        return self.content_type.split("/")[0] in ("image", "audio", "video")
+        return self.kind in ("image", "audio", "video")

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from clients.models import Client
+from whatsapp.media_views import kept_file, media_json
 from whatsapp.models import ClientCount, Instance, Message, MessageCount, Notification
 
 
@@ -20,11 +21,11 @@ def iso(value: datetime | None) -> str | None:
 def recent_messages(*, limit: int) -> list[dict]:
     rows = (
         Message.objects.filter(channel="whatsapp")
+        .select_related("media")
         .order_by("-created_at")
-        .values(
+        .only(
             "id",
             "content",
-            "client_id",
             "client__name",
             "client__whatsapp_id",
             "direction",
@@ -32,22 +33,25 @@ def recent_messages(*, limit: int) -> list[dict]:
             "external_id",
             "status",
             "type_message",
-        )[:limit]
+            *(f"media__{name}" for name in ("id", "state", "file_name", "content_type", "size", "reason")),
+        )
+        .select_related("client")[:limit]
     )
     return [
         {
-            "id": str(row["id"]),
-            "content": row["content"],
-            "clientId": str(row["client_id"]),
-            "clientName": row["client__name"],
-            "clientWhatsappId": row["client__whatsapp_id"],
-            "direction": row["direction"],
-            "createdAt": iso(row["created_at"]),
-            "externalId": row["external_id"],
-            "status": row["status"],
-            "type": row["type_message"],
+            "id": str(m.id),
+            "content": m.content,
+            "clientId": str(m.client_id),
+            "clientName": m.client.name,
+            "clientWhatsappId": m.client.whatsapp_id,
+            "direction": m.direction,
+            "createdAt": iso(m.created_at),
+            "externalId": m.external_id,
+            "status": m.status,
+            "type": m.type_message,
+            "media": media_json(kept_file(m)),
         }
-        for row in rows
+        for m in rows
     ]
 
 

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +12,7 @@ from clients.models import Client
 from crm.api import ErrorSerializer
 from crm.openapi import RETRY_AFTER, TOO_MANY, forbidden
 from whatsapp import stats
+from whatsapp.attachments import Attachment, attachment_checked
 from whatsapp.greenapi import GreenAPIError, GreenAPINotConfigured
 from whatsapp.outbound import message_send, message_send_to_phone
 from whatsapp.serializers import MessageSendSerializer, MessageSerializer, StatsQuerySerializer, StatsSerializer
@@ -53,6 +56,7 @@ class StatsView(APIView):
 class MessagesView(APIView):
     required_permission = "whatsapp.send_message"
     throttle_classes = [SendThrottle]
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
         summary="Send a WhatsApp message to a client (by id) or to a phone number",
@@ -60,7 +64,9 @@ class MessagesView(APIView):
         parameters=[RETRY_AFTER],
         responses={
             201: MessageSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Bad phone, empty or too long text"),
+            400: OpenApiResponse(
+                ErrorSerializer, description="Bad phone, empty or too long text; a file empty, too large or a program"
+            ),
             401: OpenApiResponse(ErrorSerializer, description="Missing or invalid access token"),
             403: forbidden(required_permission),
             404: OpenApiResponse(ErrorSerializer, description="No client with that id"),
@@ -70,15 +76,25 @@ class MessagesView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
+        if upload_too_large(request):
+            error = f"The request is over MEDIA_MAX_BYTES ({settings.MEDIA_MAX_BYTES} bytes): the file is too large."
+            return Response({"detail": error, "errors": {"file": [error]}}, status=400)
         data = MessageSendSerializer(data=request.data)
+        if getattr(request._request, "upload_refused", ""):  # whatsapp.attachments.SizeLimitedUpload
+            error = request._request.upload_refused
+            return Response({"detail": error, "errors": {"file": [error]}}, status=400)
         data.is_valid(raise_exception=True)
-        text = data.validated_data["text"]
+        given = data.validated_data
         try:
-            if "clientId" in data.validated_data:
-                client = get_object_or_404(Client, pk=data.validated_data["clientId"])
-                message = message_send(client=client, text=text)
+            attachment = _attachment(given)
+        except ValueError as error:
+            return Response({"detail": str(error), "errors": {"file": [str(error)]}}, status=400)
+        try:
+            if "clientId" in given:
+                client = get_object_or_404(Client, pk=given["clientId"])
+                message = message_send(client=client, text=given["text"], attachment=attachment)
             else:
-                message = message_send_to_phone(phone=data.validated_data["phone"], text=text)
+                message = message_send_to_phone(phone=given["phone"], text=given["text"], attachment=attachment)
         except GreenAPINotConfigured as error:
             return Response({"detail": str(error)}, status=503)
         except GreenAPIError as error:
@@ -86,3 +102,21 @@ class MessagesView(APIView):
         except ValueError as error:
             return Response({"detail": str(error), "errors": {"text": [str(error)]}}, status=400)
         return Response(MessageSerializer(message).data, status=201)
+
+
+def _attachment(given: dict) -> Attachment | None:
+    if "file" not in given and "fileUrl" not in given:
+        return None
+    return attachment_checked(
+        upload=given.get("file"), url=given.get("fileUrl", ""), file_name=given.get("fileName", "")
+    )
+
+
+def upload_too_large(request: HttpRequest) -> bool:
+    """Refused before the body is read: a request past MEDIA_MAX_BYTES (and room for the form's
+    other fields) cannot carry a file we would send."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.MEDIA_MAX_BYTES + 64 * 1024

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from django.utils import timezone
 
 from accounts.models import User
@@ -208,3 +209,43 @@ def test_view_only_staff_read_the_conversation_without_a_reply_box(browser, live
     page.goto(f"{live_server.url}/admin/whatsapp/message/{anna.messages.first().pk}/change/")
     assert "View message" in page.inner_text("#content")
     context.close()
+
+
+def test_staff_see_a_clients_photo_and_send_a_file_from_the_reply_box(
+    page, live_server, anna, media_fake, shots, tmp_path
+) -> None:
+    from django.db import transaction
+
+    from conftest import run_jobs
+    from crm.testing.greenapi_fake import PDF, png
+    from whatsapp.media import media_enqueue
+
+    body = media_fake.media_notification(
+        media_fake.add_file(png(480, 320), "IMG-20261201.png"), mimeType="image/png", caption="Вот так упаковка пришла"
+    )
+    body["senderData"]["chatId"] = body["senderData"]["sender"] = "79991234567@c.us"
+    assert requests.post(f"{live_server.url}/whatsapp/webhook", json=body, timeout=10).status_code == 200
+    with transaction.atomic():  # what the webhook's write path asks for
+        media_enqueue(message=Message.objects.get(external_id=body["idMessage"]))
+    run_jobs()
+
+    page.goto(f"{live_server.url}/admin/clients/client/{anna.pk}/change/")
+    picture = page.locator(f"#thread [data-message='{body['idMessage']}'] img.media-image")
+    picture.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+    assert picture.evaluate("img => img.naturalWidth") == 480
+
+    document = tmp_path / "Договор поставки.pdf"
+    document.write_bytes(PDF)
+    page.fill("#reply textarea[name=text]", "Договор во вложении")
+    page.set_input_files("#reply-file", str(document))
+    page.click("#reply input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert "Sent to Анна Смирнова" in page.inner_text(".messagelist")
+    sent = media_fake.sent_files[0]
+    assert (sent["fileName"], sent["caption"], sent["content"]) == ("Договор поставки.pdf", "Договор во вложении", PDF)
+    last = page.locator("#thread .bubble").last
+    assert "📎 Договор поставки.pdf" in last.inner_text()
+    assert "✓" in last.inner_text()
+    page.locator("#thread").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "conversation-files.png"), full_page=True)

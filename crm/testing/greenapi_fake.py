@@ -101,6 +101,7 @@ class FakeGreenAPI:
         self.files: dict[str, FakeFile] = {}
         self.downloads: dict[str, str] = {}  # idMessage → the file key downloadFile answers with
         self.download_requests: list[dict] = []
+        self.sent_files: list[dict] = []  # what sendFileByUpload and sendFileByUrl received
         server.expect_request(re.compile(r".*")).respond_with_handler(self._handle)
 
     @property
@@ -149,6 +150,34 @@ class FakeGreenAPI:
         if self.before_answer:
             self.before_answer(id_message)
         return self._json({"idMessage": id_message})
+
+    def _sendFileByUpload(self, request: Request) -> Response:  # noqa: N802
+        """Multipart: chatId, file, fileName, caption (REFERENCE §15); at most 100 MB."""
+        form, upload = request.form, request.files.get("file")
+        if upload is None or not form.get("chatId"):
+            return self._bad_request("'file' and 'chatId' are required")
+        content = upload.read()
+        if len(content) > 100 * 1024 * 1024:
+            return Response("File exceeded max upload size. Limit: 100mb", status=500)
+        got = {"chatId": form["chatId"], "fileName": form.get("fileName", ""), "caption": form.get("caption", "")}
+        url = self.add_file(content, got["fileName"] or "file")
+        return self._file_sent({"method": "sendFileByUpload", **got, "content": content}, url)
+
+    def _sendFileByUrl(self, request: Request) -> Response:  # noqa: N802
+        body = request.get_json(silent=True) or {}
+        if not body.get("chatId") or not body.get("urlFile") or not body.get("fileName"):
+            return self._bad_request("'chatId', 'urlFile' and 'fileName' are required")
+        return self._file_sent({"method": "sendFileByUrl", **body}, body["urlFile"])
+
+    def _file_sent(self, got: dict, url: str) -> Response:
+        id_message = "BAE5" + secrets.token_hex(6).upper()
+        self.sent_files.append({**got, "idMessage": id_message})
+        if self.before_answer:
+            self.before_answer(id_message)
+        return self._json({"idMessage": id_message, "urlFile": url})
+
+    def _bad_request(self, message: str) -> Response:
+        return Response(json.dumps({"message": message}), status=400, content_type="application/json")
 
     def _getStateInstance(self, request: Request) -> Response:  # noqa: N802
         return self._json({"stateInstance": self.state})
