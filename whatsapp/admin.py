@@ -1,8 +1,5 @@
 """WhatsApp in the admin: messages, the notifications as Green API sent them, the instances."""
 
-import re
-from urllib.parse import urlsplit
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -10,36 +7,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from crm.csv_export import csv_response
+from whatsapp.display import type_label
 from whatsapp.media_views import media_html
 from whatsapp.models import Instance, Message, Notification
 
 PROVIDER_FIELDS = ["external_id", "instance_id", "chat_id", "chat_name", "sender_name", "sent_at", "notification"]
-
-# Green API's typeMessage as staff read it where spelling it out (pollUpdateMessage: "Poll update")
-# would say less.
-TYPE_LABELS = {
-    "extendedTextMessage": "Text (with preview)",
-    "quotedMessage": "Reply",
-    "audioMessage": "Voice / audio",
-    "contactsArrayMessage": "Contacts",
-    "editedMessage": "Edit",
-    "deletedMessage": "Deletion",
-}
-
-
-def type_label(type_message: str) -> str:
-    """A readable name for a typeMessage: textMessage is "Text", imageMessage "Image"."""
-    if type_message in TYPE_LABELS:
-        return TYPE_LABELS[type_message]
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", type_message.removesuffix("Message")).lower()
-    return words[:1].upper() + words[1:] or "—"
-
-
-def web_link(url: str) -> str:
-    """`url` when a browser may open it as a file link (http or https); otherwise "" (show it as text:
-    a `javascript:` or `data:` link runs or shows whatever the sender chose)."""
-    parts = urlsplit(url)
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
 
 
 class TypeFilter(admin.SimpleListFilter):

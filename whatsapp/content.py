@@ -1,11 +1,10 @@
 """What a message says, by its typeMessage (REFERENCE §3, §4): the text a person reads, and its
 parts (file, place, the message it replies to or changes)."""
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from whatsapp.fields import as_dict, as_float, as_str
+from whatsapp.fields import as_dict, as_float, as_str, is_web_link
 
 # What a person reads when the message has no text of its own.
 _MEDIA_LABELS = {
@@ -16,9 +15,6 @@ _MEDIA_LABELS = {
     "stickerMessage": "Sticker",
 }
 
-# An absolute http(s) URL with a host, and nothing a browser would strip or read otherwise (spaces,
-# control characters).
-_HTTP_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f-\x9f]+[^\s\x00-\x1f\x7f-\x9f]*", re.IGNORECASE)
 MAX_URL = 2048  # the column's length
 
 # Error markers Green API puts where the text or file should be (REFERENCE §10). Shown as such,
@@ -64,7 +60,7 @@ def _file(data: dict, kind: str) -> Content:
     if url.strip() in _PLACEHOLDERS:
         text = f"{text} — {_explain_placeholder(url)}"
         url = ""
-    elif url and not _HTTP_URL.fullmatch(url):
+    elif url and not is_web_link(url):
         # A link staff could click must be a web address: `javascript:` or `data:` would run in the
         # admin's page. What came stays readable as text.
         text = f"{text} — file link not kept (not an http(s) address): {url[:MAX_URL]}"

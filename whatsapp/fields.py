@@ -3,6 +3,7 @@ reads as absent (`{}`, `""`, None) instead of raising (REFERENCE §1, §12)."""
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,3 +86,14 @@ def as_timestamp(value: Any) -> datetime | None:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+# An absolute http(s) URL with a host, and nothing a browser would strip or read otherwise (spaces,
+# control characters).
+_HTTP_URL = re.compile(r"https?://[^\s/?#\x00-\x1f\x7f-\x9f]+[^\s\x00-\x1f\x7f-\x9f]*", re.IGNORECASE)
+
+
+def is_web_link(url: str) -> bool:
+    """A link a browser may open as a file: http or https, nothing else (`javascript:` and `data:`
+    run or show whatever the sender chose). The parser stores only these; pages link only these."""
+    return bool(_HTTP_URL.fullmatch(url or ""))

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_safe
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from whatsapp.display import type_label, web_link
 from whatsapp.models import MediaFile, Message
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,6 @@ def media_json(media: MediaFile | None) -> dict | None:
 
 def media_html(message: Message) -> SafeString:
     """The file of `message` as staff see it: a picture, a player, a link, or why it is not here."""
-    from whatsapp.admin import type_label, web_link  # here: the admin imports this module, and loads the site
 
     media = kept_file(message)
     context = {
