@@ -4,7 +4,8 @@ A thin client on `requests` rather than the official SDK: the SDK retries POST s
 by itself (a message could go twice), waits up to 180 s, reports errors only when asked to and
 closes the connection after each call (REFERENCE §11). Here every call has a timeout, reuses its
 connection, and every failure is one exception whose message says what to do.
-The instance token is part of every URL: it never appears in a message or a log line.
+The instance token is part of every URL: it never appears in a message or a log line. Every call
+waits for its turn under the instance's rate limits, shared by every process (whatsapp/ratelimit.py).
 """
 
 import hmac
@@ -14,6 +15,9 @@ from typing import Any
 
 import requests
 from django.conf import settings
+
+from whatsapp import fields
+from whatsapp.ratelimit import rate_wait
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +100,65 @@ class GreenAPI:
         answer = self._call("POST", "setSettings", values)
         return bool(isinstance(answer, dict) and answer.get("saveSettings"))
 
-    def _call(self, http_method: str, method: str, body: dict | None = None) -> Any:
-        url = f"{self.base_url}/waInstance{self.id_instance}/{method}/{self.token}"
+    # -- receiving without a webhook, and the history (REFERENCE §9, §15) ----------------------
+
+    def receive_notification(self, receive_timeout: int = 5) -> "Received | None":
+        """The oldest notification in the instance's queue, or None when it stayed empty for
+        `receive_timeout` seconds (5–60). It comes back until deleted."""
+        receive_timeout = max(5, min(60, receive_timeout))
+        answer = self._call(
+            "GET",
+            "receiveNotification",
+            params={"receiveTimeout": receive_timeout},
+            read_timeout=receive_timeout + self.timeout,
+        )
+        if answer is None:
+            return None
+        receipt_id = fields.as_int(answer.get("receiptId")) if isinstance(answer, dict) else None
+        if receipt_id is None:
+            raise GreenAPIError("Green API answered receiveNotification without a receiptId.")
+        return Received(receipt_id, answer.get("body"))
+
+    def delete_notification(self, receipt_id: int) -> bool:
+        """Remove a received notification from the queue; False when it was not there (any more)."""
+        answer = self._call("DELETE", "deleteNotification", suffix=f"/{int(receipt_id)}")
+        return bool(isinstance(answer, dict) and answer.get("result"))
+
+    def last_incoming_messages(self, minutes: int) -> list[dict]:
+        return self._history("GET", "lastIncomingMessages", params={"minutes": minutes})
+
+    def last_outgoing_messages(self, minutes: int) -> list[dict]:
+        return self._history("GET", "lastOutgoingMessages", params={"minutes": minutes})
+
+    def get_chat_history(self, chat_id: str, count: int = 100) -> list[dict]:
+        return self._history("POST", "getChatHistory", {"chatId": chat_id, "count": count})
+
+    def _history(self, http_method: str, method: str, body: dict | None = None, **options: Any) -> list[dict]:
+        answer = self._call(http_method, method, body, **options)
+        if not isinstance(answer, list):
+            raise GreenAPIError(f"Green API answered {method} with something that is not a list of messages.")
+        return [item for item in answer if isinstance(item, dict)]
+
+    def _call(
+        self,
+        http_method: str,
+        method: str,
+        body: dict | None = None,
+        *,
+        suffix: str = "",
+        params: dict | None = None,
+        read_timeout: float | None = None,
+    ) -> Any:
+        if not rate_wait(instance=self.id_instance, method=method, max_wait=self.timeout):
+            raise GreenAPIError(
+                f"Green API's rate limit for {method} is taken by other processes of this CRM; try again.", status=429
+            )
+        url = f"{self.base_url}/waInstance{self.id_instance}/{method}/{self.token}{suffix}"
+        timeout = (min(5.0, self.timeout), read_timeout or self.timeout)
         try:
-            response = _session.request(http_method, url, json=body, timeout=(min(5.0, self.timeout), self.timeout))
+            response = _session.request(http_method, url, json=body, params=params, timeout=timeout)
         except requests.Timeout:
-            raise GreenAPIError(f"Green API did not answer {method} within {self.timeout:g} s; try again.") from None
+            raise GreenAPIError(f"Green API did not answer {method} within {timeout[1]:g} s; try again.") from None
         except requests.RequestException as error:
             # str(error) would contain the URL, and with it the token.
             raise GreenAPIError(
@@ -113,9 +170,18 @@ class GreenAPI:
             logger.warning("Green API %s answered %s: %s", method, response.status_code, message)
             raise GreenAPIError(message, status=response.status_code)
         try:
-            return response.json()
+            # The webhook's reader: an absurdly long number is absent, not a reason to refuse the body.
+            return fields.loads(response.content)
         except ValueError:
             raise GreenAPIError(f"Green API answered {method} with something that is not JSON.") from None
+
+
+@dataclass(frozen=True)
+class Received:
+    """One item of the notification queue: `body` is the notification, as the webhook would get it."""
+
+    receipt_id: int
+    body: Any
 
 
 def _explain(method: str, response: requests.Response, api: GreenAPI) -> str:
