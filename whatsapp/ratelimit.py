@@ -6,8 +6,9 @@ of its method in the shared cache (the database cache, or Redis with REDIS_URL).
 method allowed L calls a second is the time from n·MARGIN/L to (n+1)·MARGIN/L; it is claimed with
 cache.add, which only one process can win in every cache Django has (an INSERT on the primary key
 of the database cache, SET NX in Redis). Only slots yet to begin are claimed, and the winner sleeps
-until its slot begins and calls then; a slot taken sends the caller to the next one. Calls are spaced MARGIN times further apart
-than the limit asks, so a process that the machine runs late cannot push two into one second.
+until its slot begins and calls then; a slot taken sends the caller to the next one. Calls are
+spaced MARGIN times further apart than the limit asks, so a process that the machine runs late
+cannot push two into one second.
 """
 
 import logging
