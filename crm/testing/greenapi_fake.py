@@ -127,6 +127,7 @@ class FakeGreenAPI:
         self.receive_wait = 0.3  # the longest an empty receiveNotification waits (tests need no 60 s)
         self.incoming: list[dict] = []  # the history, in its flat shape (REFERENCE §15)
         self.outgoing: list[dict] = []
+        self.chat_only: list[dict] = []  # in getChatHistory but not the journals (green-api #1118)
         self.rate_limits = dict(RATE_LIMITS)
         self.calls: dict[str, deque] = {}  # method → arrival times of the calls answered
         self.refused: list[str] = []  # methods answered 429
@@ -267,7 +268,8 @@ class FakeGreenAPI:
                 json.dumps({"message": "'chatId' is required"}), status=400, content_type="application/json"
             )
         chat_messages = sorted(
-            (m for m in self.incoming + self.outgoing if m.get("chatId") == chat), key=lambda m: m.get("timestamp", 0)
+            (m for m in self.incoming + self.outgoing + self.chat_only if m.get("chatId") == chat),
+            key=lambda m: m.get("timestamp", 0),
         )
         return self._json(list(reversed(chat_messages))[: int(body.get("count") or 100)])
 
