@@ -164,6 +164,16 @@ def threaded_greenapi(settings):
     server.stop()
 
 
+@pytest.fixture
+def no_backfill_yet(db) -> None:
+    """The last backfill's report lives in the cache, which no test's rollback or flush empties."""
+    from django.core.cache import cache
+
+    from whatsapp.backfill import LAST_RUN_KEY
+
+    cache.delete(LAST_RUN_KEY)
+
+
 def greenapi_env(fake) -> dict[str, str]:
     """The environment that points a process of the CRM at the fake Green API."""
     return {

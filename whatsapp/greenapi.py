@@ -261,7 +261,16 @@ def instance_problems(*, state: str, instance_settings: dict, webhook_url: str) 
             )
         )
     actual_url = str(instance_settings.get("webhookUrl") or "")
-    if webhook_url and actual_url != webhook_url:
+    if settings.GREEN_API_RECEIVE == "poll":
+        if actual_url:
+            problems.append(
+                Problem(
+                    f"webhookUrl is {actual_url!r}: Green API posts there, and greenapi_receive "
+                    "(GREEN_API_RECEIVE=poll) gets nothing while it is set",
+                    "manage.py greenapi_configure --polling",
+                )
+            )
+    elif webhook_url and actual_url != webhook_url:
         problems.append(
             Problem(
                 f"webhookUrl is {actual_url or 'empty'!r}, not {webhook_url!r}",
@@ -272,12 +281,13 @@ def instance_problems(*, state: str, instance_settings: dict, webhook_url: str) 
         problems.append(
             Problem(
                 "webhookUrl is empty: Green API sends no notifications",
-                "manage.py greenapi_configure --webhook-url https://<your-domain>/whatsapp/webhook",
+                "manage.py greenapi_configure --webhook-url https://<your-domain>/whatsapp/webhook, or receive "
+                "without a public URL: GREEN_API_RECEIVE=poll and manage.py greenapi_configure --polling",
             )
         )
     ours = settings.GREEN_API_WEBHOOK_TOKEN
     theirs = str(instance_settings.get("webhookUrlToken") or "")
-    if ours and not hmac.compare_digest(ours.encode(), theirs.encode()):
+    if settings.GREEN_API_RECEIVE != "poll" and ours and not hmac.compare_digest(ours.encode(), theirs.encode()):
         problems.append(
             Problem(
                 "webhookUrlToken differs from GREEN_API_WEBHOOK_TOKEN: every notification gets 401",
@@ -305,8 +315,9 @@ def token_status(instance_settings: dict) -> str:
 
 
 def wanted_settings(webhook_url: str) -> dict:
+    """What the CRM needs set; an empty `webhook_url` for polling (receiveNotification needs it so)."""
     wanted = {"webhookUrl": webhook_url}
-    if settings.GREEN_API_WEBHOOK_TOKEN:
+    if webhook_url and settings.GREEN_API_WEBHOOK_TOKEN:
         wanted["webhookUrlToken"] = settings.GREEN_API_WEBHOOK_TOKEN
     for key in (*REQUIRED_NOTIFICATIONS, *RECOMMENDED_NOTIFICATIONS):
         wanted[key] = "yes"

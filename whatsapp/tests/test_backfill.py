@@ -26,6 +26,7 @@ from whatsapp.notifications import parse
 from whatsapp.services import message_columns
 
 HISTORY = PAYLOADS / "history"
+pytestmark = pytest.mark.usefixtures("no_backfill_yet")
 
 # The history's flat message and the webhook's notification of the same message.
 TWINS = {
