@@ -7,13 +7,29 @@ from django.utils.html import format_html
 from crm.csv_export import csv_response
 from whatsapp.models import Instance, Message, Notification
 
-PROVIDER_FIELDS = ["external_id", "instance_id", "chat_id", "chat_name", "sender_name", "sent_at", "notification"]
+PROVIDER_FIELDS = [
+    "external_id",
+    "instance_id",
+    "chat_id",
+    "chat_name",
+    "sender_name",
+    "sent_at",
+    "notification",
+    "recovered_at",
+]
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ["created_at", "client_link", "direction", "type_message", "status", "preview"]
-    list_filter = ["direction", "status", "type_message", "channel", "created_at"]
+    list_filter = [
+        "direction",
+        "status",
+        "type_message",
+        "channel",
+        "created_at",
+        ("recovered_at", admin.EmptyFieldListFilter),
+    ]
     list_select_related = ["client"]
     search_fields = ["content", "client__name", "client__whatsapp_id", "external_id"]
     date_hierarchy = "created_at"
