@@ -165,12 +165,14 @@ def threaded_greenapi(settings):
 
 
 @pytest.fixture
-def no_backfill_yet(db) -> None:
+def no_backfill_yet(db):
     """The last backfill's report lives in the cache, which no test's rollback or flush empties."""
     from django.core.cache import cache
 
     from whatsapp.backfill import LAST_RUN_KEY
 
+    cache.delete(LAST_RUN_KEY)
+    yield
     cache.delete(LAST_RUN_KEY)
 
 

@@ -5,10 +5,10 @@ the receiver, the backfill, the web workers sending, the doctor. So each call fi
 of its method in the shared cache (the database cache, or Redis with REDIS_URL). Slot n of a
 method allowed L calls a second is the time from n·MARGIN/L to (n+1)·MARGIN/L; it is claimed with
 cache.add, which only one process can win in every cache Django has (an INSERT on the primary key
-of the database cache, SET NX in Redis). Only slots yet to begin are claimed, and the winner sleeps
-until its slot begins and calls then; a slot taken sends the caller to the next one. Calls are
-spaced MARGIN times further apart than the limit asks, so a process that the machine runs late
-cannot push two into one second.
+of the database cache, SET NX in Redis). A caller that finds the slot under way and the next one
+free takes both and calls at once; otherwise it takes a slot yet to begin (a slot taken sends it to
+the next) and sleeps until it begins. Calls are spaced MARGIN times further apart than the limit
+asks, so a process that the machine runs late cannot push two into one second.
 """
 
 import logging
@@ -49,13 +49,18 @@ def rate_interval(method: str) -> float:
 
 def rate_wait(*, instance: str, method: str, max_wait: float) -> bool:
     """Wait until this process may call `method` of `instance`; False when no slot came free
-    within `max_wait` seconds (other processes hold them all)."""
+    within `max_wait` seconds (other processes hold them all).
+
+    Two calls are at least one interval apart: a call made at once, inside the slot under way, holds
+    that slot and the next; any other call waits for the start of a slot of its own.
+    """
     interval = rate_interval(method)
+    current = math.floor(time.time() / interval)
+    if _claim(instance, method, current, interval) and _claim(instance, method, current + 1, interval):
+        return True  # nobody called in this slot, nor waits for the next: no need to wait
     deadline = time.time() + max_wait
     while time.time() <= deadline:
         now = time.time()
-        # Only slots yet to begin: a call made late in a slot already under way could come right
-        # before the next slot's call.
         first = math.ceil(now / interval)
         for slot in range(first, first + PROBES):
             start = slot * interval
