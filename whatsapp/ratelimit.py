@@ -58,7 +58,9 @@ def rate_wait(*, instance: str, method: str, max_wait: float) -> bool:
     current = math.floor(time.time() / interval)
     if _claim(instance, method, current, interval) and _claim(instance, method, current + 1, interval):
         return True  # nobody called in this slot, nor waits for the next: no need to wait
-    deadline = time.time() + max_wait
+    # A caller may find the slot under way and the next held by a call made at once: never give up
+    # before a slot of its own could have come.
+    deadline = time.time() + max(max_wait, 3 * interval)
     while time.time() <= deadline:
         now = time.time()
         first = math.ceil(now / interval)

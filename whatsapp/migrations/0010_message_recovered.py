@@ -6,7 +6,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0002_client_numbers'),
         ('whatsapp', '0009_media'),
     ]
 

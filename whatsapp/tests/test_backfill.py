@@ -16,8 +16,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from clients.models import Client
-from conftest import PAYLOADS, make_jobs_due, payload, postgres_only, run_jobs
+from conftest import PAYLOADS, greenapi_env, make_jobs_due, payload, postgres_only, run_jobs
 from crm.testing.servers import Gunicorn, database_url
+from crm.testing.workers import Worker
 from jobs.services import jobs_schedule
 from whatsapp.backfill import LAST_RUN_KEY, window_minutes
 from whatsapp.history import as_notification
@@ -188,3 +189,25 @@ def test_backfill_and_webhook_racing_on_the_same_messages_make_no_twins(fake_gre
     assert Message.objects.count() == len(ids)
     assert Message.objects.values("external_id").distinct().count() == len(ids)
     assert Notification.objects.values("dedupe_key").distinct().count() == Notification.objects.count()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_starting_worker_backfills_at_once_and_schedules_the_next_run(fake_greenapi) -> None:
+    fill_history(fake_greenapi, minutes_ago=50)
+    env = {**greenapi_env(fake_greenapi), "GREEN_API_BACKFILL_MINUTES": "5"}
+    workers = [Worker(database_url(connection.settings_dict), **env).start() for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 90
+        while Message.objects.exclude(recovered_at=None).count() < 7 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # both workers have looked for a periodic run by now
+    finally:
+        outputs = [worker.output() for worker in workers]
+        for worker in workers:
+            worker.stop()
+    assert Message.objects.exclude(recovered_at=None).count() == 7, outputs
+    runs = DBTaskResult.objects.filter(task_path="whatsapp.backfill.backfill_periodic")
+    assert runs.filter(status="SUCCESSFUL").count() == 1, "two workers started, one run"
+    assert runs.filter(status="READY", run_after__gt=timezone.now() + timedelta(minutes=4)).count() == 1
+    cache.delete(LAST_RUN_KEY)
