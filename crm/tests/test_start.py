@@ -171,7 +171,7 @@ def serve(checkout: Path, until: Callable[[], bool] = lambda: True, **extra: str
     while status is None and time.monotonic() < deadline and process.poll() is None:
         try:
             status = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer late
             time.sleep(0.5)
     while not until() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.5)

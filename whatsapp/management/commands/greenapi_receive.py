@@ -61,11 +61,18 @@ class Command(BaseCommand):
         )
 
     def _stop_on_signals(self, stop: threading.Event) -> None:
+        interrupted = threading.Event()
+
         def handler(number: int, frame: FrameType | None) -> None:
-            if stop.is_set():
-                raise KeyboardInterrupt  # asked twice: at once (what is not deleted comes back)
-            stop.set()
-            self.stdout.write("Stopping after the notification in hand (Ctrl-C again to stop at once)…")
+            # A second Ctrl-C stops at once (what was not deleted comes back). A SIGTERM never does:
+            # a platform, or ./scripts/serve, may send it to the whole group as well as to us.
+            if number == signal.SIGINT and interrupted.is_set():
+                raise KeyboardInterrupt
+            if number == signal.SIGINT:
+                interrupted.set()
+            if not stop.is_set():
+                stop.set()
+                self.stdout.write("Stopping after the notification in hand (Ctrl-C again to stop at once)…")
 
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
