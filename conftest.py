@@ -146,6 +146,48 @@ def fake_greenapi(httpserver, settings):
 
 
 @pytest.fixture
+def threaded_greenapi(settings):
+    """Green API on a server that answers several callers at once (two receivers, long polls)."""
+    from pytest_httpserver import HTTPServer
+
+    from crm.testing.greenapi_fake import FakeGreenAPI
+
+    server = HTTPServer(threaded=True)
+    server.start()
+    fake = FakeGreenAPI(server)
+    settings.GREEN_API_URL = fake.url
+    settings.GREEN_API_ID_INSTANCE = fake.id_instance
+    settings.GREEN_API_TOKEN = fake.token
+    settings.GREEN_API_TIMEOUT = 2.0
+    yield fake
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def no_backfill_yet(db):
+    """The last backfill's report lives in the cache, which no test's rollback or flush empties."""
+    from django.core.cache import cache
+
+    from whatsapp.backfill import LAST_RUN_KEY
+
+    cache.delete(LAST_RUN_KEY)
+    yield
+    cache.delete(LAST_RUN_KEY)
+
+
+def greenapi_env(fake) -> dict[str, str]:
+    """The environment that points a process of the CRM at the fake Green API."""
+    return {
+        "GREEN_API_URL": fake.url,
+        "GREEN_API_ID_INSTANCE": fake.id_instance,
+        "GREEN_API_TOKEN": fake.token,
+        "GREEN_API_TIMEOUT": "3",
+        "GREEN_API_WEBHOOK_TOKEN": "",
+    }
+
+
+@pytest.fixture
 def media_root(settings, tmp_path):
     """Files kept by the media worker go to a fresh folder (the file-system storage's default)."""
     settings.MEDIA_ROOT = str(tmp_path / "media")

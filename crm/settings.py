@@ -294,6 +294,14 @@ GREEN_API_WEBHOOK_TOKEN = env.str("GREEN_API_WEBHOOK_TOKEN", default="")
 GREEN_API_TIMEOUT = env.float("GREEN_API_TIMEOUT", default=10.0)
 # Files are uploaded to the console's mediaUrl; empty: GREEN_API_URL with `api` read as `media`.
 GREEN_API_MEDIA_URL = env.str("GREEN_API_MEDIA_URL", default="").rstrip("/")
+# How notifications come in: Green API posts them to the webhook, or `greenapi_receive` polls its
+# queue (no public URL needed). The periodic backfill fills gaps either way; 0 turns it off.
+GREEN_API_RECEIVE = env.str("GREEN_API_RECEIVE", default="webhook")
+if GREEN_API_RECEIVE not in ("webhook", "poll"):
+    raise ImproperlyConfigured(f"GREEN_API_RECEIVE must be 'webhook' or 'poll', not {GREEN_API_RECEIVE!r}.")
+GREEN_API_BACKFILL_MINUTES = env.int("GREEN_API_BACKFILL_MINUTES", default=5)
+if GREEN_API_BACKFILL_MINUTES < 0:
+    raise ImproperlyConfigured(f"GREEN_API_BACKFILL_MINUTES must be 0 (off) or more, not {GREEN_API_BACKFILL_MINUTES}.")
 # Real media notifications are a few KB; 1 MiB leaves room for long texts and vCards.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(WEBHOOK_MAX_BODY_BYTES, 2621440)

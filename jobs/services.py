@@ -21,6 +21,8 @@ from django_tasks import TaskResultStatus, task
 from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from crm.db import lock_key
+
 logger = logging.getLogger(__name__)
 
 # A retry waits backoff_seconds, then twice as long each time, never more than this.
@@ -87,8 +89,10 @@ def job_reason(result: DBTaskResult) -> str:
 
 
 def job_finished(*, sender: object, task_result: Any, **kwargs: Any) -> None:
-    """After each run (the library's task_finished signal): retry a failed job, or give up."""
+    """After each run (the library's task_finished signal): retry a failed job, or give up; a
+    periodic job that is done (either way) gets its next run."""
     if task_result.status != TaskResultStatus.FAILED:
+        _schedule_next(task_result.task.module_path)
         return
     policy = job_policy(task_result.task.module_path)
     if policy is None:
@@ -99,6 +103,7 @@ def job_finished(*, sender: object, task_result: Any, **kwargs: Any) -> None:
         result = DBTaskResult.objects.get(pk=task_result.id)
         if result.exception_class_path == _path(GiveUp) or len(result.worker_ids) >= policy.attempts:
             _give_up(result, policy)
+            _schedule_next(result.task_path)
         else:
             _retry_later(result, policy)
     except DatabaseError:
@@ -128,6 +133,56 @@ def _give_up(result: DBTaskResult, policy: Policy) -> None:
     logger.error("Job %s %s failed for good after %s attempt(s): %s", result.task_name, result.pk, attempts, reason)
     if policy.on_give_up is not None:
         policy.on_give_up(result.args_kwargs.get("kwargs", {}), reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Periodic jobs. django-tasks has no scheduler, and a separate one (cron, celery beat) would be one
+# more process to run and to watch. Instead a periodic job is a chain: when a run ends, however it
+# ends, the next is enqueued with `run_after` set to its time; and every worker, at start and every
+# minute, enqueues one that has no run waiting or running (the first run, or a chain broken by a
+# deleted row). The check and the insert happen under one lock (PostgreSQL's advisory lock; SQLite
+# serialises writers), so however many workers look at once, one run waits: never two.
+
+PERIODIC: dict[str, Callable[[], float | None]] = {}
+
+
+def periodic(*, every: Callable[[], float | None]) -> Callable[[Task], Task]:
+    """Declare a job (`@periodic(every=…)` above `@job(…)`) to run every `every()` seconds; `every`
+    returns None while the job is off (not configured)."""
+
+    def declare(declared: Task) -> Task:
+        PERIODIC[declared.module_path] = every
+        return declared
+
+    return declare
+
+
+def jobs_schedule(*, delay: bool = False) -> int:
+    """Each periodic job that has no run waiting or running gets one: now, or after its interval
+    with `delay`. How many were enqueued."""
+    return sum(_schedule(path, delay=delay) for path in list(PERIODIC))
+
+
+def _schedule_next(task_path: str) -> None:
+    if task_path in PERIODIC:
+        _schedule(task_path, delay=True)
+
+
+def _schedule(task_path: str, *, delay: bool) -> bool:
+    seconds = PERIODIC[task_path]()
+    if seconds is None:
+        return False
+    with transaction.atomic():
+        lock_key("jobs.periodic", task_path)
+        waiting = DBTaskResult.objects.filter(
+            task_path=task_path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
+        )
+        if waiting.exists():
+            return False
+        declared = import_string(task_path)
+        run_after = timezone.now() + timedelta(seconds=seconds) if delay else None
+        (declared.using(run_after=run_after) if run_after else declared).enqueue()
+    return True
 
 
 def jobs_recover(*, older_than: timedelta) -> int:

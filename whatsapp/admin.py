@@ -11,7 +11,16 @@ from whatsapp.display import type_label
 from whatsapp.media_views import media_html
 from whatsapp.models import Instance, Message, Notification
 
-PROVIDER_FIELDS = ["external_id", "instance_id", "chat_id", "chat_name", "sender_name", "sent_at", "notification"]
+PROVIDER_FIELDS = [
+    "external_id",
+    "instance_id",
+    "chat_id",
+    "chat_name",
+    "sender_name",
+    "sent_at",
+    "notification",
+    "recovered_at",
+]
 
 
 class TypeFilter(admin.SimpleListFilter):
@@ -31,7 +40,7 @@ class TypeFilter(admin.SimpleListFilter):
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ["created_at", "client_link", "direction", "type", "status", "preview"]
-    list_filter = ["direction", "status", TypeFilter, "created_at"]
+    list_filter = ["direction", "status", TypeFilter, "created_at", ("recovered_at", admin.EmptyFieldListFilter)]
     list_select_related = ["client"]
     search_fields = ["content", "client__name", "client__whatsapp_id", "external_id", "type_message"]
     search_help_text = (

@@ -308,11 +308,11 @@ def _attach(row: dict[str, Any], kind: str, rng: random.Random, locale: Locale, 
 def _shape(model: type[Model]) -> tuple[list[str], list[str], dict[str, Any]]:
     """Columns and attnames in table order, and the prepared default of every field.
 
-    A column added to the model after this module was written gets its default, so the load keeps
-    working; the generated values override the defaults.
+    A column added to the model after this module was written gets its default (NULL when it has
+    none and may be null), so the load keeps working; the generated values override the defaults.
     """
     fields = model._meta.concrete_fields
-    defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields if f.has_default()}
+    defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields if f.has_default() or f.null}
     return [f.column for f in fields], [f.attname for f in fields], defaults
 
 

@@ -8,7 +8,7 @@ when it cannot be reached; the others still run.
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -18,8 +18,9 @@ from clients import phones
 from clients.models import ClientNumber
 from crm.health import database_problem
 from jobs.services import jobs_summary
+from whatsapp.backfill import last_backfill
 from whatsapp.greenapi import GreenAPI, GreenAPIError, expected_webhook_url, instance_problems
-from whatsapp.models import Notification
+from whatsapp.models import Message, Notification
 from whatsapp.stats import iso
 
 OK, WARN, FAIL = "ok", "warning", "failed"
@@ -86,6 +87,8 @@ def check_green_api() -> list[Check]:
     url = expected_webhook_url()
     problems = [p for p in instance_problems(state="authorized", instance_settings=instance_settings, webhook_url=url)]
     actual = instance_settings.get("webhookUrl") or "(empty)"
+    if not problems and settings.GREEN_API_RECEIVE == "poll":
+        return [first, Check("Green API webhook settings", OK, "no webhook URL: greenapi_receive takes the queue")]
     if problems:
         second = Check(
             "Green API webhook settings",
@@ -114,7 +117,8 @@ def check_last_notification(*, quiet_hours: int) -> Check:
             FAIL,
             "no notification has ever arrived",
             "the server must be reachable from the internet (ngrok for local development) and Green API's "
-            "webhook URL must be ours: manage.py greenapi_status",
+            "webhook URL must be ours: manage.py greenapi_status; or receive without a public URL: "
+            "GREEN_API_RECEIVE=poll (README, troubleshooting)",
         )
     age = timezone.now() - last.received_at
     detail = f"{iso(last.received_at)} ({_ago(age)} ago), {last.type_webhook or 'unknown kind'} {last.id_message}"
@@ -236,6 +240,82 @@ def check_jobs(*, late_minutes: int = 10) -> Check:
     return Check("background jobs", OK, detail, data=data)
 
 
+def check_backfill(*, webhook_settings: Check | None = None) -> Check:
+    """The last backfill and what it recovered: each recovered message is one the webhook missed."""
+    report = last_backfill()
+    since = timezone.now() - timedelta(hours=24)
+    recovered = Message.objects.filter(recovered_at__gte=since)
+    count = recovered.count()
+    latest = recovered.order_by("-recovered_at").first()
+    data = {"lastRun": report, "recoveredLast24h": count}
+    if report is None:
+        detail = "no backfill recorded" + (f"; {count} message(s) recovered in 24 h" if count else "")
+        if not settings.GREEN_API_BACKFILL_MINUTES:
+            return Check(
+                "backfill",
+                WARN,
+                detail + " (GREEN_API_BACKFILL_MINUTES=0: off)",
+                "turn it on, or run manage.py greenapi_backfill --minutes 1440 now and then",
+                data,
+            )
+        return Check(
+            "backfill",
+            WARN,
+            detail,
+            "start the worker (the Procfile's worker: line), or: manage.py greenapi_backfill",
+            data,
+        )
+    at = datetime.fromisoformat(report["at"])
+    detail = (
+        f"last run {iso(at)} ({_ago(timezone.now() - at)} ago) over {report['minutes']} min: recovered "
+        f"{report['recovered']} of {report['seen']}; {count} recovered in 24 h"
+    )
+    if report.get("errors"):
+        return Check(
+            "backfill",
+            WARN,
+            f"{detail}; could not read: {'; '.join(report['errors'][:3])}",
+            "it tries again on its next run; or: manage.py greenapi_backfill",
+            data,
+        )
+    interval = timedelta(minutes=max(settings.GREEN_API_BACKFILL_MINUTES, 1))
+    if settings.GREEN_API_BACKFILL_MINUTES and timezone.now() - at > 3 * interval + timedelta(minutes=5):
+        return Check("backfill", WARN, f"{detail}; none since", "start the worker (the Procfile's worker: line)", data)
+    if latest is None:
+        return Check("backfill", OK, detail + ": the webhook missed nothing", data=data)
+    cause = likely_cause(latest, webhook_settings=webhook_settings)
+    data["likelyCause"] = cause
+    return Check(
+        "backfill",
+        WARN,
+        f"{detail}; latest {latest.external_id} sent {iso(latest.sent_at or latest.created_at)}: the webhook "
+        f"missed it. Likely cause: {cause}",
+        "nothing was lost (the backfill stored them); fix the cause above so the webhook gets them first",
+        data,
+    )
+
+
+def likely_cause(message: Message, *, webhook_settings: Check | None) -> str:
+    """Why the webhook missed a message the backfill found: its URL, this server, or the queue."""
+    if webhook_settings is not None and webhook_settings.data.get("problems"):
+        return f"the webhook settings ({webhook_settings.detail})"
+    at = message.sent_at or message.created_at
+    window = timedelta(minutes=5)
+    recovered = Message.objects.exclude(recovered_at=None).exclude(notification_id=None).values("notification_id")
+    arrived = (
+        Notification.objects.filter(received_at__range=(at - window, at + window)).exclude(id__in=recovered).exists()
+    )
+    if not arrived:
+        return (
+            f"this server was down or unreachable then: no notification arrived from {iso(at - window)} to "
+            f"{iso(at + window)}"
+        )
+    return (
+        "Green API's queue never delivered it, although notifications were arriving then (messages that never "
+        "reached the queue: green-api issues #601, #1020, #1118)"
+    )
+
+
 def diagnose(*, quiet_hours: int = 24) -> list[Check]:
     database = check_database()
     checks = [database, check_webhook_token(), *check_green_api()]
@@ -246,6 +326,7 @@ def diagnose(*, quiet_hours: int = 24) -> list[Check]:
         check_failed_notifications,
         check_client_numbers,
         check_jobs,
+        lambda: check_backfill(webhook_settings=next(c for c in checks if c.name == "Green API webhook settings")),
     ]
     for step in steps:
         try:

@@ -4,7 +4,8 @@ A thin client on `requests` rather than the official SDK: the SDK retries POST s
 by itself (a message could go twice), waits up to 180 s, reports errors only when asked to and
 closes the connection after each call (REFERENCE §11). Here every call has a timeout, reuses its
 connection, and every failure is one exception whose message says what to do.
-The instance token is part of every URL: it never appears in a message or a log line.
+The instance token is part of every URL: it never appears in a message or a log line. Every call
+waits for its turn under the instance's rate limits, shared by every process (whatsapp/ratelimit.py).
 """
 
 import hmac
@@ -15,6 +16,9 @@ from typing import Any, BinaryIO
 
 import requests
 from django.conf import settings
+
+from whatsapp import fields
+from whatsapp.ratelimit import rate_wait
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +134,45 @@ class GreenAPI:
         answer = self._call("POST", "setSettings", values)
         return bool(isinstance(answer, dict) and answer.get("saveSettings"))
 
+    # -- receiving without a webhook, and the history (REFERENCE §9, §15) ----------------------
+
+    def receive_notification(self, receive_timeout: int = 5) -> "Received | None":
+        """The oldest notification in the instance's queue, or None when it stayed empty for
+        `receive_timeout` seconds (5–60). It comes back until deleted."""
+        receive_timeout = max(5, min(60, receive_timeout))
+        answer = self._call(
+            "GET",
+            "receiveNotification",
+            params={"receiveTimeout": receive_timeout},
+            timeout=receive_timeout + self.timeout,
+        )
+        if answer is None:
+            return None
+        receipt_id = fields.as_int(answer.get("receiptId")) if isinstance(answer, dict) else None
+        if receipt_id is None:
+            raise GreenAPIError("Green API answered receiveNotification without a receiptId.")
+        return Received(receipt_id, answer.get("body"))
+
+    def delete_notification(self, receipt_id: int) -> bool:
+        """Remove a received notification from the queue; False when it was not there (any more)."""
+        answer = self._call("DELETE", "deleteNotification", suffix=f"/{int(receipt_id)}")
+        return bool(isinstance(answer, dict) and answer.get("result"))
+
+    def last_incoming_messages(self, minutes: int) -> list[dict]:
+        return self._history("GET", "lastIncomingMessages", params={"minutes": minutes})
+
+    def last_outgoing_messages(self, minutes: int) -> list[dict]:
+        return self._history("GET", "lastOutgoingMessages", params={"minutes": minutes})
+
+    def get_chat_history(self, chat_id: str, count: int = 100) -> list[dict]:
+        return self._history("POST", "getChatHistory", {"chatId": chat_id, "count": count})
+
+    def _history(self, http_method: str, method: str, body: dict | None = None, **options: Any) -> list[dict]:
+        answer = self._call(http_method, method, body, **options)
+        if not isinstance(answer, list):
+            raise GreenAPIError(f"Green API answered {method} with something that is not a list of messages.")
+        return [item for item in answer if isinstance(item, dict)]
+
     def _call(
         self,
         http_method: str,
@@ -138,13 +181,20 @@ class GreenAPI:
         *,
         base_url: str = "",
         timeout: float = 0.0,
+        suffix: str = "",
+        params: dict | None = None,
         **upload: Any,
     ) -> Any:
-        url = f"{base_url or self.base_url}/waInstance{self.id_instance}/{method}/{self.token}"
+        """One call; `timeout` is the read timeout when it is not GREEN_API_TIMEOUT (a long poll, an upload)."""
+        if not rate_wait(instance=self.id_instance, method=method, max_wait=self.timeout):
+            raise GreenAPIError(
+                f"Green API's rate limit for {method} is taken by other processes of this CRM; try again.", status=429
+            )
+        url = f"{base_url or self.base_url}/waInstance{self.id_instance}/{method}/{self.token}{suffix}"
         timeout = timeout or self.timeout
         try:
             response = _session.request(
-                http_method, url, json=body, timeout=(min(5.0, self.timeout), timeout), **upload
+                http_method, url, json=body, params=params, timeout=(min(5.0, self.timeout), timeout), **upload
             )
         except requests.Timeout:
             raise GreenAPIError(f"Green API did not answer {method} within {timeout:g} s; try again.") from None
@@ -159,7 +209,8 @@ class GreenAPI:
             logger.warning("Green API %s answered %s: %s", method, response.status_code, message)
             raise GreenAPIError(message, status=response.status_code)
         try:
-            return response.json()
+            # The webhook's reader: an absurdly long number is absent, not a reason to refuse the body.
+            return fields.loads(response.content)
         except ValueError:
             raise GreenAPIError(f"Green API answered {method} with something that is not JSON.") from None
 
@@ -168,6 +219,14 @@ def _media_host(base_url: str) -> str:
     """The console's mediaUrl beside its apiUrl: 7105.api.greenapi.com uploads to 7105.media.greenapi.com
     (REFERENCE §10); any other address (a local stand-in) takes uploads itself."""
     return re.sub(r"^(https?://(?:[^/.]+\.)?)api([.-])", r"\1media\2", base_url, count=1)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One item of the notification queue: `body` is the notification, as the webhook would get it."""
+
+    receipt_id: int
+    body: Any
 
 
 def _explain(method: str, response: requests.Response, api: GreenAPI) -> str:
@@ -247,7 +306,16 @@ def instance_problems(*, state: str, instance_settings: dict, webhook_url: str) 
             )
         )
     actual_url = str(instance_settings.get("webhookUrl") or "")
-    if webhook_url and actual_url != webhook_url:
+    if settings.GREEN_API_RECEIVE == "poll":
+        if actual_url:
+            problems.append(
+                Problem(
+                    f"webhookUrl is {actual_url!r}: Green API posts there, and greenapi_receive "
+                    "(GREEN_API_RECEIVE=poll) gets nothing while it is set",
+                    "manage.py greenapi_configure --polling",
+                )
+            )
+    elif webhook_url and actual_url != webhook_url:
         problems.append(
             Problem(
                 f"webhookUrl is {actual_url or 'empty'!r}, not {webhook_url!r}",
@@ -258,12 +326,13 @@ def instance_problems(*, state: str, instance_settings: dict, webhook_url: str) 
         problems.append(
             Problem(
                 "webhookUrl is empty: Green API sends no notifications",
-                "manage.py greenapi_configure --webhook-url https://<your-domain>/whatsapp/webhook",
+                "manage.py greenapi_configure --webhook-url https://<your-domain>/whatsapp/webhook, or receive "
+                "without a public URL: GREEN_API_RECEIVE=poll and manage.py greenapi_configure --polling",
             )
         )
     ours = settings.GREEN_API_WEBHOOK_TOKEN
     theirs = str(instance_settings.get("webhookUrlToken") or "")
-    if ours and not hmac.compare_digest(ours.encode(), theirs.encode()):
+    if settings.GREEN_API_RECEIVE != "poll" and ours and not hmac.compare_digest(ours.encode(), theirs.encode()):
         problems.append(
             Problem(
                 "webhookUrlToken differs from GREEN_API_WEBHOOK_TOKEN: every notification gets 401",
@@ -291,8 +360,9 @@ def token_status(instance_settings: dict) -> str:
 
 
 def wanted_settings(webhook_url: str) -> dict:
+    """What the CRM needs set; an empty `webhook_url` for polling (receiveNotification needs it so)."""
     wanted = {"webhookUrl": webhook_url}
-    if settings.GREEN_API_WEBHOOK_TOKEN:
+    if webhook_url and settings.GREEN_API_WEBHOOK_TOKEN:
         wanted["webhookUrlToken"] = settings.GREEN_API_WEBHOOK_TOKEN
     for key in (*REQUIRED_NOTIFICATIONS, *RECOMMENDED_NOTIFICATIONS):
         wanted[key] = "yes"

@@ -68,6 +68,9 @@ KINDS = _declare(
     Kind("outgoingCall", parse_instance, instance_event_record),
 )
 
+# The kinds that are messages (a message stored once under each of these names' notifications).
+MESSAGE_KINDS = tuple(name for name, kind in KINDS.items() if kind.parse is parse_message)
+
 # Kinds we know and deliberately do not act on: kept, and answered 200 so the queue moves on.
 IGNORED = {name: kind.ignored for name, kind in KINDS.items() if kind.ignored}
 

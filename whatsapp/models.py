@@ -139,6 +139,11 @@ class Message(models.Model):
         default=timezone.now,
         help_text="WhatsApp's time; when it arrived (or was sent from here) if WhatsApp gave none.",
     )
+    # Set by the backfill (whatsapp/backfill.py) when it stored the message from Green API's history:
+    # the webhook or the queue missed it. Null by default, so both write paths leave it as it is.
+    recovered_at = models.DateTimeField(
+        "recovered", null=True, blank=True, help_text="When the backfill found it in Green API's history."
+    )
     # Neither an index nor a database constraint: the webhook writes a message and its notification
     # in one statement, so the reference is right by construction, and each would cost every
     # incoming message an index entry and a foreign-key check. Notifications are never deleted
@@ -172,6 +177,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["client", *CONVERSATION_ORDER], name="messages_client_sent"),
             models.Index(fields=["-created_at"], name="messages_created"),
+            # Few rows: what the doctor and /whatsapp/stats count, at no cost to the webhook's inserts.
+            models.Index(fields=["-recovered_at"], name="messages_recovered", condition=Q(recovered_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -50,6 +50,9 @@ class StatsSerializer(serializers.Serializer):
     instanceState = serializers.CharField(allow_null=True)  # noqa: N815
     instances = InstanceSerializer(many=True)
     failedNotificationsLast24h = serializers.IntegerField()  # noqa: N815
+    recoveredMessages = serializers.IntegerField(  # noqa: N815
+        help_text="Messages the backfill stored from Green API's history: the webhook missed each of them."
+    )
 
 
 class MessageSendSerializer(serializers.Serializer):

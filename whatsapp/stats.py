@@ -114,6 +114,8 @@ def stats(*, limit: int) -> dict:
         "instanceState": known[0]["state"] if len(known) == 1 else None,
         "instances": known,
         "failedNotificationsLast24h": failed_notifications_since(timezone.now() - timedelta(hours=24)),
+        # Stored by the backfill from Green API's history: each one a message the webhook missed.
+        "recoveredMessages": Message.objects.filter(channel="whatsapp", recovered_at__isnull=False).count(),
     }
 
 

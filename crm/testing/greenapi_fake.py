@@ -2,21 +2,26 @@
 
 Built on pytest-httpserver: real HTTP on localhost, real JSON, Green API's status codes. It keeps an
 instance's state and settings, records what was sent, and can be told to fail the way Green API does.
+It also keeps the notification queue (receiveNotification / deleteNotification, with receipt ids,
+REFERENCE §9) and the message history (lastIncomingMessages, lastOutgoingMessages, getChatHistory
+in their flat shape, §15), and answers 429 past each method's documented rate (§10).
 """
 
 import json
 import re
 import secrets
 import struct
+import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-_PATH = re.compile(r"^/waInstance(?P<instance>[^/]+)/(?P<method>[A-Za-z]+)/(?P<token>[^/]*)$")
+_PATH = re.compile(r"^/waInstance(?P<instance>[^/]+)/(?P<method>[A-Za-z]+)/(?P<token>[^/]*)(?:/(?P<tail>[^/]+))?$")
 # Where the fake serves media, as Green API's storage (sw-media-….storage.yandexcloud.net) does.
 _FILE_PATH = re.compile(r"^/media/(?P<key>[0-9a-f]+)/(?P<name>[^/]+)$")
 
@@ -68,6 +73,20 @@ DEFAULT_SETTINGS = {
     "pollMessageWebhook": "no",
 }
 
+# Calls per second per instance, as Green API documents them (REFERENCE §10, §15); 429 past them.
+RATE_LIMITS = {
+    "sendMessage": 50,
+    "receiveNotification": 100,
+    "deleteNotification": 100,
+    "downloadFile": 5,
+    "getStateInstance": 1,
+    "getSettings": 1,
+    "setSettings": 1,
+    "getChatHistory": 1,
+    "lastIncomingMessages": 1,
+    "lastOutgoingMessages": 1,
+}
+
 # Green API's answers when things go wrong (REFERENCE §10).
 FAILURES = {
     429: b"Too Many Requests",
@@ -102,6 +121,19 @@ class FakeGreenAPI:
         self.downloads: dict[str, str] = {}  # idMessage → the file key downloadFile answers with
         self.download_requests: list[dict] = []
         self.sent_files: list[dict] = []  # what sendFileByUpload and sendFileByUrl received
+        self.queue: list[tuple[int, dict]] = []  # (receiptId, body), oldest first
+        self.deleted: list[int] = []
+        # Runs with the receiptId before deleting; False: the request is dropped, as if never sent.
+        self.before_delete: Callable[[int], bool] | None = None
+        self.receive_wait = 0.3  # the longest an empty receiveNotification waits (tests need no 60 s)
+        self.incoming: list[dict] = []  # the history, in its flat shape (REFERENCE §15)
+        self.outgoing: list[dict] = []
+        self.chat_only: list[dict] = []  # in getChatHistory but not the journals (green-api #1118)
+        self.rate_limits = dict(RATE_LIMITS)
+        self.calls: dict[str, deque] = {}  # method → arrival times of the calls answered
+        self.refused: list[str] = []  # methods answered 429
+        self._next_receipt = 1000
+        self._lock = threading.Condition()
         server.expect_request(re.compile(r".*")).respond_with_handler(self._handle)
 
     @property
@@ -125,7 +157,25 @@ class FakeGreenAPI:
         handler = getattr(self, f"_{match['method']}", None)
         if handler is None:
             return Response("Method Not Allowed", status=404)
-        return handler(request)
+        if not self._within_rate(match["method"]):
+            return Response(FAILURES[429], status=429)
+        return handler(request, match["tail"]) if match["tail"] else handler(request)
+
+    def _within_rate(self, method: str) -> bool:
+        """At most the documented number of calls of `method` in any one second."""
+        limit = self.rate_limits.get(method)
+        if limit is None:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            calls = self.calls.setdefault(method, deque())
+            while calls and calls[0] <= now - 1.0:
+                calls.popleft()
+            if len(calls) >= limit:
+                self.refused.append(method)
+                return False
+            calls.append(now)
+            return True
 
     def _json(self, body: object) -> Response:
         return Response(json.dumps(body), status=200, content_type="application/json")
@@ -193,6 +243,64 @@ class FakeGreenAPI:
             )
         self.settings.update({k: v for k, v in body.items() if k in DEFAULT_SETTINGS})
         return self._json({"saveSettings": True})
+
+    # -- the notification queue (REFERENCE §9) --------------------------------------------------
+
+    def enqueue(self, body: dict) -> int:
+        """A notification waiting in the instance's queue; its receiptId."""
+        with self._lock:
+            self._next_receipt += 1
+            self.queue.append((self._next_receipt, body))
+            self._lock.notify_all()
+            return self._next_receipt
+
+    def _receiveNotification(self, request: Request) -> Response:  # noqa: N802
+        wait = min(float(request.args.get("receiveTimeout", 5)), self.receive_wait)
+        with self._lock:
+            self._lock.wait_for(lambda: self.queue, timeout=wait)
+            if not self.queue:
+                return self._json(None)
+            receipt_id, body = self.queue[0]  # the same item until it is deleted
+        return self._json({"receiptId": receipt_id, "body": body})
+
+    def _deleteNotification(self, request: Request, receipt: str = "") -> Response:  # noqa: N802
+        if request.method != "DELETE" or not receipt.isdigit():
+            return Response("Method Not Allowed", status=405)
+        if self.before_delete and not self.before_delete(int(receipt)):
+            return Response("Service Unavailable", status=503)
+        with self._lock:
+            kept = [item for item in self.queue if item[0] != int(receipt)]
+            found = len(kept) != len(self.queue)
+            self.queue = kept
+            if found:
+                self.deleted.append(int(receipt))
+        return self._json({"result": found})
+
+    # -- the message history (REFERENCE §15) ----------------------------------------------------
+
+    def _since(self, request: Request) -> float:
+        return time.time() - 60 * float(request.args.get("minutes", 1440))
+
+    def _lastIncomingMessages(self, request: Request) -> Response:  # noqa: N802
+        since = self._since(request)
+        return self._json([m for m in reversed(self.incoming) if m.get("timestamp", 0) >= since][:10_000])
+
+    def _lastOutgoingMessages(self, request: Request) -> Response:  # noqa: N802
+        since = self._since(request)
+        return self._json([m for m in reversed(self.outgoing) if m.get("timestamp", 0) >= since][:10_000])
+
+    def _getChatHistory(self, request: Request) -> Response:  # noqa: N802
+        body = request.get_json(silent=True) or {}
+        chat = body.get("chatId")
+        if not chat:
+            return Response(
+                json.dumps({"message": "'chatId' is required"}), status=400, content_type="application/json"
+            )
+        chat_messages = sorted(
+            (m for m in self.incoming + self.outgoing + self.chat_only if m.get("chatId") == chat),
+            key=lambda m: m.get("timestamp", 0),
+        )
+        return self._json(list(reversed(chat_messages))[: int(body.get("count") or 100)])
 
     # -- media --------------------------------------------------------------------------------
 

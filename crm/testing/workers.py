@@ -1,4 +1,4 @@
-"""The Procfile's `worker:` process, started for system tests as a platform would start it."""
+"""The Procfile's `worker:` (or another) process, started for system tests as a platform would start it."""
 
 import os
 import signal
@@ -10,7 +10,8 @@ from crm.testing.servers import ROOT, procfile_command
 
 
 class Worker:
-    def __init__(self, database_url: str, **env: str) -> None:
+    def __init__(self, database_url: str, *, process: str = "worker", args: str = "", **env: str) -> None:
+        self.command = f"{procfile_command(process)} {args}".strip()
         venv_bin = str(Path(os.sys.executable).parent)
         self.env = {
             **os.environ,
@@ -26,7 +27,7 @@ class Worker:
     def start(self) -> "Worker":
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            ["bash", "-c", procfile_command("worker")],
+            ["bash", "-c", self.command],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -37,6 +38,13 @@ class Worker:
 
     def output(self) -> str:
         return self.log_path.read_text()
+
+    def wait(self, timeout: float = 60) -> int:
+        """The exit status once it ends by itself (`--once`)."""
+        return self.process.wait(timeout=timeout)
+
+    def signal(self, number: int) -> None:
+        os.killpg(self.process.pid, number)
 
     def kill(self) -> None:
         """As a host that dies: no signal the worker can act on."""

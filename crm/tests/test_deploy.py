@@ -120,6 +120,8 @@ def test_the_usual_spellings_of_a_boolean_are_read(value) -> None:
     [
         ("PORT", "three thousand", "PORT='three thousand' cannot be read"),
         ("PUBLIC_URL", "crm.example.com", "PUBLIC_URL must be an http(s) address"),
+        ("GREEN_API_RECEIVE", "polling", "GREEN_API_RECEIVE must be 'webhook' or 'poll', not 'polling'"),
+        ("GREEN_API_BACKFILL_MINUTES", "-5", "GREEN_API_BACKFILL_MINUTES must be 0 (off) or more, not -5"),
     ],
 )
 def test_any_other_bad_value_stops_the_start_naming_its_variable(variable, value, message) -> None:

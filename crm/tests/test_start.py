@@ -11,11 +11,13 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
+from conftest import greenapi_env, payload
 from crm.testing.servers import ROOT, Gunicorn, free_port, procfile_command
 
 pytestmark = pytest.mark.slow
@@ -155,10 +157,12 @@ def copy_of_the_checkout(target: Path) -> Path:
     return target
 
 
-def serve(checkout: Path) -> tuple[int, str]:
-    """./scripts/serve with nothing set, until it answers; then stopped. Its exit and its output."""
+def serve(checkout: Path, until: Callable[[], bool] = lambda: True, **extra: str) -> tuple[int, str]:
+    """./scripts/serve with nothing set (but `extra`), until it answers and `until()`; then stopped.
+    Its exit and its output."""
     port = free_port()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(checkout), "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    env |= extra
     process = subprocess.Popen(
         ["./scripts/serve"], cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
@@ -169,6 +173,8 @@ def serve(checkout: Path) -> tuple[int, str]:
             status = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code
         except requests.RequestException:  # not up yet, or a busy machine answers late
             time.sleep(0.5)
+    while not until() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -191,3 +197,15 @@ def test_serve_works_on_a_fresh_clone_with_nothing_set_and_keeps_its_key_out_of_
     assert status == 200, output[-3000:]
     assert "Generated" not in output
     assert re.findall(r"^SECRET_KEY=(\S+)$", (checkout / ".env").read_text(), re.M) == [key], "made once"
+
+
+def test_serve_with_polling_receives_from_green_apis_queue_without_a_public_url(tmp_path, fake_greenapi) -> None:
+    checkout = copy_of_the_checkout(tmp_path / "crm")
+    fake_greenapi.enqueue(payload("incomingMessageReceived.textMessage.json"))
+    status, output = serve(
+        checkout, until=lambda: bool(fake_greenapi.deleted), GREEN_API_RECEIVE="poll", **greenapi_env(fake_greenapi)
+    )
+    assert status == 200, output[-3000:]
+    assert fake_greenapi.deleted, output[-3000:]
+    assert "Incoming message processed: A5F3B2C1D4E6F7081920AB3C4D5E6F70" in output
+    assert "Received 1 notification(s): 1 processed." in output  # stopped cleanly with serve

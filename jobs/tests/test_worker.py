@@ -25,6 +25,7 @@ def worker(fake, media_root, **env: str) -> Worker:
         GREEN_API_TOKEN=fake.token,
         MEDIA_ROOT=str(media_root),
         MEDIA_FETCH_ALLOWED_HOSTS=f"localhost:{fake.server.port}",
+        GREEN_API_BACKFILL_MINUTES="0",  # these tests count the media jobs alone
         **env,
     ).start()
 

@@ -8,6 +8,8 @@ from django.core.management import call_command
 
 from clients.models import Client
 from conftest import payload
+from whatsapp.backfill import messages_backfill
+from whatsapp.greenapi import GreenAPI
 from whatsapp.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -26,19 +28,20 @@ def doctor(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def healthy(fake_greenapi, settings, post_webhook):
-    """An instance set up right, a token, notifications arriving."""
+def healthy(fake_greenapi, settings, post_webhook, no_backfill_yet):
+    """An instance set up right, a token, notifications arriving, a backfill that found nothing missing."""
     settings.PUBLIC_URL = "https://crm.example.com"
     settings.GREEN_API_WEBHOOK_TOKEN = "tok"
     fake_greenapi.settings.update({"webhookUrl": URL, "webhookUrlToken": "tok", **dict.fromkeys(NEEDED, "yes")})
     post_webhook(payload("incomingMessageReceived.textMessage.json"), Authorization="Bearer tok")
+    messages_backfill(api=GreenAPI.from_settings(), minutes=5)
     return fake_greenapi
 
 
 def test_a_healthy_setup_passes_every_check(healthy) -> None:
     code, out = doctor()
     assert code == 0, out
-    assert out.count("✅") == 8
+    assert out.count("✅") == 9
     assert "❌" not in out
 
 

@@ -5,6 +5,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+# Every call to Green API takes its turn under the instance's rate limits in the cache: the database.
+pytestmark = pytest.mark.django_db
+
 URL = "https://crm.example.com/whatsapp/webhook"
 
 
