@@ -22,9 +22,9 @@ from crm.testing.workers import Worker
 from jobs.services import jobs_schedule
 from whatsapp.backfill import LAST_RUN_KEY, window_minutes
 from whatsapp.history import as_notification
+from whatsapp.kinds import parse
 from whatsapp.models import Message, Notification
-from whatsapp.notifications import parse
-from whatsapp.services import message_columns
+from whatsapp.rows import message_columns
 
 HISTORY = PAYLOADS / "history"
 pytestmark = pytest.mark.usefixtures("no_backfill_yet")
