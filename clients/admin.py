@@ -8,7 +8,7 @@ from functools import partial
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, reverse
@@ -16,8 +16,9 @@ from django.utils.html import format_html
 
 from clients import admin_views, phones
 from clients.models import Client, ClientNumber
+from clients.search import client_matches
 from clients.services import client_number_lock
-from whatsapp.models import Message
+from crm.paginator import EstimatedCountPaginator
 
 
 def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError | None:
@@ -157,6 +158,8 @@ class ClientAdmin(admin.ModelAdmin):
     fields = ["name", "phone", "whatsapp_id", "whatsapp_lid", "created_at", "updated_at"]
     actions = [admin_views.export_csv, admin_views.merge]
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def get_ordering(self, request: HttpRequest) -> list[str | OrderBy]:
         # Whoever wrote last first (never wrote: last), by the stored column and its index.
@@ -207,17 +210,9 @@ class ClientAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Client], search_term: str
     ) -> tuple[QuerySet[Client], bool]:
-        """Names and numbers as Django searches them, plus: the number read as a phone however it is
-        written, the digits contained in a stored number, and the text of the client's messages."""
-        found, duplicates = super().get_search_results(request, queryset, search_term)
+        """A name, the number however it is written (or its end), or the text of the client's
+        messages: each by an index (clients/search.py), never a scan of every message."""
         term = search_term.strip()
         if not term:
-            return found, duplicates
-        extra = Q(Exists(Message.objects.filter(client=OuterRef("pk"), content__icontains=term)))
-        whatsapp_id = phones.to_whatsapp_id(term)
-        if whatsapp_id:
-            extra |= Q(whatsapp_id=whatsapp_id)
-        digits = phones.digits_only(term)
-        if len(digits) >= phones.MIN_CONTAINED_DIGITS:
-            extra |= Q(whatsapp_id__contains=digits)
-        return found | queryset.filter(extra), duplicates
+            return queryset, False
+        return queryset.filter(client_matches(term)), False

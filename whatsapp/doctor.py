@@ -152,6 +152,9 @@ def check_failed_notifications() -> Check:
     )
 
 
+WEBHOOK = ClientNumber.Source.WEBHOOK
+
+
 def check_client_numbers() -> Check:
     """Numbers the webhook would not find: written in another form, or a twin's (every number of
     every client, main or not)."""
@@ -163,18 +166,25 @@ def check_client_numbers() -> Check:
     owners = {value: (pk, name, source) for pk, name, value, source in rows}
     odd, twins = [], []
     for pk, name, value, source in rows:
-        if source == ClientNumber.Source.WEBHOOK:
+        if source == WEBHOOK:
             continue  # WhatsApp's own number for the chat: normal by definition
         normal = phones.to_whatsapp_id(value)
         if normal != value:
             odd.append(f"{name or pk} ({value} → {normal or 'not a phone number'})")
         if normal and normal != value and normal in owners and owners[normal][0] != pk:
             twins.append(_twins(name or pk, value, owners[normal], normal))
+    # A national form ends with the number's last digits: only numbers sharing their end with a
+    # number people wrote can have one (parsing each of 100,000 numbers took 6 s).
+    typed = [value for _, _, value, source in rows if source != WEBHOOK]
+    end = min([phones.MIN_CONTAINED_DIGITS, *map(len, typed)])
+    typed_ends = {value[-end:] for value in typed}
     for pk, name, value, _ in rows:
+        if value[-end:] not in typed_ends:
+            continue
         # The contained-number rule in reverse: a number people wrote without the country code.
         for form in phones.national_forms(value):
             owner = owners.get(form)
-            if owner and owner[0] != pk and owner[2] != ClientNumber.Source.WEBHOOK:
+            if owner and owner[0] != pk and owner[2] != WEBHOOK:
                 twins.append(_twins(name or pk, value, owner, form))
     clients = len({pk for pk, *_ in rows})
     if not odd and not twins:
