@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Client
 from clients.services import client_merge
-from crm.csv_export import csv_response
+from crm.csv_export import csv_response, streamed
 from whatsapp.admin import messages_csv, web_link
 from whatsapp.models import CONVERSATION_ORDER, Message
 
@@ -152,7 +152,7 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
             c.last_message_at,
             c.created_at,
         ]
-        for c in queryset.iterator(chunk_size=2000)
+        for c in streamed(queryset)
     )
     return csv_response("clients.csv", header, rows)
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from crm.csv_export import csv_response
+from crm.csv_export import csv_response, streamed
 from crm.paginator import EstimatedCountPaginator
 from whatsapp.content import CONTENT_PARSERS
 from whatsapp.models import Instance, Message, Notification
@@ -155,21 +155,10 @@ def messages_csv(queryset: QuerySet[Message], filename: str) -> HttpResponse:
         "external_id",
         "created_at",
     ]
-    rows = (
-        [
-            m.pk,
-            m.client.name,
-            m.client.whatsapp_id or "",
-            m.direction,
-            m.type_message,
-            m.status,
-            m.content,
-            m.media_url,
-            m.external_id or "",
-            m.created_at,
-        ]
-        for m in queryset.select_related("client").order_by("created_at").iterator(chunk_size=2000)
-    )
+    # Values, not model instances: less work per row, which a large export is made of.
+    columns = ["pk", "client__name", "client__whatsapp_id", "direction", "type_message", "status"]
+    columns += ["content", "media_url", "external_id", "created_at"]
+    rows = streamed(queryset.order_by("created_at").values_list(*columns))
     return csv_response(filename, header, rows)
 
 
