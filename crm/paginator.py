@@ -30,6 +30,19 @@ def planner_estimate(queryset: QuerySet) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def count_shown(queryset: QuerySet) -> str:
+    """The rows of `queryset` as staff read them: "1,234" counted, or past ADMIN_EXACT_COUNT_LIMIT
+    the planner's "about 230,000" (two significant digits)."""
+    estimate = planner_estimate(queryset)
+    if estimate is None or estimate <= settings.ADMIN_EXACT_COUNT_LIMIT:
+        return f"{queryset.count():,}"
+    return about(estimate)
+
+
+def about(estimate: int) -> str:
+    return f"about {round(estimate, 2 - len(str(estimate))):,}"
+
+
 class EstimatedCountPaginator(Paginator):
     """Exact below ADMIN_EXACT_COUNT_LIMIT; past it, the planner's estimate, said as "about"."""
 
@@ -46,7 +59,4 @@ class EstimatedCountPaginator(Paginator):
     @property
     def count_shown(self) -> str:
         """The count as staff read it: "1,234", or "about 3,000,000" (two significant digits)."""
-        if not self.estimated:
-            return f"{self.count:,}"
-        rounded = round(self.count, 2 - len(str(self.count)))
-        return f"about {rounded:,}"
+        return about(self.count) if self.estimated else f"{self.count:,}"
