@@ -79,17 +79,29 @@ def _load(database: str, env: dict, clients: int, messages: int, *, reuse: bool)
     log.parent.mkdir(parents=True, exist_ok=True)
     if reuse and _loaded(database) == (clients, messages):
         processes.sh(processes.procfile("release"), env, log)
+        _staff(env, log)
         return
     with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {database}")
         conn.execute(f"CREATE DATABASE {database}")
     processes.sh(processes.procfile("release"), env, log)
+    _staff(env, log)
     started = time.monotonic()
     seed = f"{PYTHON} manage.py seed_demo_data --clients {clients} --messages {messages} --seed 1"
     processes.sh(seed, env, log)
     print(f"  seeded in {time.monotonic() - started:.0f} s", flush=True)
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+def _staff(env: dict, log: Path) -> None:
+    """The benchmark's own superuser, whoever else the database has (the release line makes only the first)."""
+    code = (
+        "from django.contrib.auth import get_user_model; U = get_user_model(); "
+        f"u = U.objects.filter(email={ADMIN[0]!r}).first() or U.objects.create_superuser(email={ADMIN[0]!r}); "
+        f"u.set_password({ADMIN[1]!r}); u.save()"
+    )
+    processes.sh(f'{PYTHON} manage.py shell -c "{code}"', env, log)
 
 
 def _loaded(database: str) -> tuple[int, int] | None:

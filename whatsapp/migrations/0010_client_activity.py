@@ -18,6 +18,7 @@ _LATEST = f"""
         SELECT m.sent_at, m.id, m.direction, {PREVIEW.format(m="m")} AS preview FROM messages AS m
         WHERE m.client_id = c.id ORDER BY m.sent_at DESC, m.created_at DESC LIMIT 1
     ) AS l ON true"""
+_NEWER = "(c.last_message_at IS NULL OR r.sent_at >= c.last_message_at)"
 _LOCK = "PERFORM 1 FROM clients WHERE id IN (SELECT client_id FROM {rows}) ORDER BY id FOR UPDATE;"
 _TRIGGER = """CREATE TRIGGER client_activity_{op} AFTER {OP} ON messages
     REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION client_activity_{op}()"""
@@ -41,11 +42,26 @@ BEGIN
     ), (last_message_at, last_message_id, last_direction, last_preview) = ({_LATEST})
     WHERE c.id = ANY(ids);
 END $$""",
-    # The webhook's path: one row, one client, no lock taken beyond the UPDATE's own.
+    # The webhook's path is one row: one plain UPDATE, no lock taken beyond its own. Several rows
+    # (a COPY, a bulk insert) lock their clients in id order, then add each client's share.
     f"""
 CREATE FUNCTION client_activity_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (SELECT count(*) FROM new_rows) > 1 THEN {_LOCK.format(rows="new_rows")} END IF;
+    IF (SELECT count(*) FROM new_rows) = 1 THEN
+        UPDATE clients AS c SET
+            message_count = c.message_count + 1,
+            inbound_count = c.inbound_count + (r.direction = 'inbound')::int,
+            unread_count = c.unread_count
+                + (r.direction = 'inbound' AND r.created_at > coalesce(c.read_until, '-infinity'))::int,
+            last_message_at = CASE WHEN {_NEWER} THEN r.sent_at ELSE c.last_message_at END,
+            last_message_id = CASE WHEN {_NEWER} THEN r.id ELSE c.last_message_id END,
+            last_direction = CASE WHEN {_NEWER} THEN r.direction ELSE c.last_direction END,
+            last_preview = CASE WHEN {_NEWER} THEN {PREVIEW.format(m="r")} ELSE c.last_preview END
+        FROM new_rows AS r
+        WHERE c.id = r.client_id;
+        RETURN NULL;
+    END IF;
+    {_LOCK.format(rows="new_rows")}
     UPDATE clients AS c SET
         message_count = c.message_count + ch.n,
         inbound_count = c.inbound_count + ch.n_in,
