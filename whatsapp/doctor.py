@@ -164,20 +164,21 @@ def check_client_numbers() -> Check:
         .iterator()
     )
     owners = {value: (pk, name, source) for pk, name, value, source in rows}
-    odd, twins = [], []
+    odd, twins, unnormalised = [], [], set()
     for pk, name, value, source in rows:
         if source == WEBHOOK:
             continue  # WhatsApp's own number for the chat: normal by definition
         normal = phones.to_whatsapp_id(value)
         if normal != value:
+            unnormalised.add(value)
             odd.append(f"{name or pk} ({value} → {normal or 'not a phone number'})")
         if normal and normal != value and normal in owners and owners[normal][0] != pk:
             twins.append(_twins(name or pk, value, owners[normal], normal))
-    # A national form ends with the number's last digits: only numbers sharing their end with a
-    # number people wrote can have one (parsing each of 100,000 numbers took 6 s).
-    typed = [value for _, _, value, source in rows if source != WEBHOOK]
-    end = min([phones.MIN_CONTAINED_DIGITS, *map(len, typed)])
-    typed_ends = {value[-end:] for value in typed}
+    # A national form kept as a number is not normalised (it reads as the whole number), and ends
+    # with the number's last digits: only numbers sharing their end with one that is not can have
+    # a twin so (parsing each of 100,000 numbers again took seconds).
+    end = min([phones.MIN_CONTAINED_DIGITS, *map(len, unnormalised)])
+    typed_ends = {value[-end:] for value in unnormalised}
     for pk, name, value, _ in rows:
         if value[-end:] not in typed_ends:
             continue
