@@ -22,8 +22,9 @@ MIN_TEXT_CHARS = 3
 
 
 def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
-    """Client ids whose number (main or not) is `term` read as a phone, or ends with its digits;
-    None when `term` does not look like a number. Both by index: (kind, value) and reverse(value)."""
+    """Client ids whose number (main or not) is `term` read as a phone, or ends with its digits, or
+    whose lid is its digits; None when `term` does not look like a number. By index: (kind, value)
+    and reverse(value)."""
     digits = phones.digits_only(term)
     if not _PHONE_LIKE.fullmatch(term) or len(digits) < MIN_END_DIGITS:
         return None
@@ -31,18 +32,23 @@ def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     whole = phones.to_whatsapp_id(term)
     if whole:
         match |= Q(value=whole)
-    numbers = ClientNumber.objects.filter(kind=ClientNumber.Kind.PHONE).annotate(reversed_value=Reverse("value"))
-    return numbers.filter(match).values("client_id")
+    match = Q(match, kind=ClientNumber.Kind.PHONE) | Q(kind=ClientNumber.Kind.LID, value=digits)
+    return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).values("client_id")
 
 
 def client_matches(term: str) -> Q:
-    """Clients whose name, phone as typed, lid, number or messages match `term`."""
+    """Clients whose name, phone as typed, lid, number or messages match `term`.
+
+    A number (`+7 900 034-91-15`, `8287`) is looked for among numbers and message texts only, as
+    one set of client ids the list joins by primary key: no name holds digits, and an OR with the
+    name's `LIKE` would read every client."""
     from whatsapp.models import Message
 
-    found = Q(name__icontains=term) | Q(phone__icontains=term) | Q(whatsapp_lid=term.removesuffix("@lid"))
+    texts = None
+    if len(term) >= MIN_TEXT_CHARS:
+        texts = Message.objects.filter(content__icontains=term).values("client_id")
     numbers = clients_with_number(term)
     if numbers is not None:
-        found |= Q(pk__in=numbers)
-    if len(term) >= MIN_TEXT_CHARS:
-        found |= Q(pk__in=Message.objects.filter(content__icontains=term).values("client_id"))
-    return found
+        return Q(pk__in=numbers.union(texts) if texts is not None else numbers)
+    found = Q(name__icontains=term) | Q(phone__icontains=term) | Q(whatsapp_lid=term.removesuffix("@lid"))
+    return found | Q(pk__in=texts) if texts is not None else found

@@ -89,3 +89,9 @@ def test_an_export_of_every_message_reads_them_as_it_sends_them(staff) -> None:
         assert cursor.fetchall() == [(False,)]
     rows = sum(chunk.count(b"\n") for chunk in chunks)
     assert rows == 4999
+
+
+def test_a_client_is_found_by_its_lid(staff) -> None:
+    Client.objects.create(name="Скрытый", whatsapp_lid="120650379300963")
+    assert "Скрытый" in found(staff, "/admin/clients/client/", "120650379300963")
+    assert "Скрытый" in found(staff, "/admin/clients/client/", "120650379300963@lid")
