@@ -8,17 +8,17 @@ from functools import partial
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
 
 from clients import admin_views, phones
 from clients.models import Client, ClientNumber
+from clients.search import client_matches
 from clients.services import client_number_lock
-from whatsapp.models import CONVERSATION_ORDER, Message
+from crm.paginator import EstimatedCountPaginator
 
 
 def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError | None:
@@ -33,6 +33,9 @@ def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError
     url = reverse("admin:clients_client_change", args=[twin.pk])
     shown = phones.display(value) if kind == ClientNumber.Kind.PHONE else f"{value}@lid"
     return ValidationError(format_html('<a href="{}">{}</a> already has the WhatsApp number {}.', url, twin, shown))
+
+
+LATEST_FIRST = F("last_message_at").desc(nulls_last=True)
 
 
 class ClientForm(forms.ModelForm):
@@ -155,18 +158,12 @@ class ClientAdmin(admin.ModelAdmin):
     fields = ["name", "phone", "whatsapp_id", "whatsapp_lid", "created_at", "updated_at"]
     actions = [admin_views.export_csv, admin_views.merge]
     list_per_page = 50
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(n_messages=_count(), last_at=_latest("sent_at"), last_text=_latest("content"))
-        )
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def get_ordering(self, request: HttpRequest) -> list[str | OrderBy]:
-        # Whoever wrote last first (never wrote: last). An expression, not the list's annotation:
-        # Django orders plain Client querysets by this too (the client field of a message's form).
-        return [_latest("sent_at").desc(nulls_last=True), "-created_at"]
+        # Whoever wrote last first (never wrote: last), by the stored column and its index.
+        return [LATEST_FIRST, "-created_at"]
 
     def has_merge_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
         # Merging edits the client kept and deletes the others. (Django offers an action when the
@@ -196,45 +193,26 @@ class ClientAdmin(admin.ModelAdmin):
     def phone_display(self, obj: Client) -> str:
         return obj.phone_display
 
-    @admin.display(description="messages", ordering="n_messages")
+    @admin.display(description="messages", ordering="message_count")
     def message_count(self, obj: Client) -> int:
-        return obj.n_messages
+        return obj.message_count
 
-    @admin.display(description="last message", ordering="last_at")
+    # Ascending puts the never-written first and descending last, the index's two directions.
+    @admin.display(description="last message", ordering=F("last_message_at").asc(nulls_first=True))
     def last_message_at(self, obj: Client) -> datetime | None:
-        return obj.last_at
+        return obj.last_message_at
 
     @admin.display(description="preview")
     def last_message(self, obj: Client) -> str:
-        text = obj.last_text or ""
+        text = obj.last_preview
         return text if len(text) <= 60 else text[:59] + "…"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Client], search_term: str
     ) -> tuple[QuerySet[Client], bool]:
-        """Names and numbers as Django searches them, plus: the number read as a phone however it is
-        written, the digits contained in a stored number, and the text of the client's messages."""
-        found, duplicates = super().get_search_results(request, queryset, search_term)
+        """A name, the number however it is written (or its end), or the text of the client's
+        messages: each by an index (clients/search.py), never a scan of every message."""
         term = search_term.strip()
         if not term:
-            return found, duplicates
-        extra = Q(Exists(Message.objects.filter(client=OuterRef("pk"), content__icontains=term)))
-        whatsapp_id = phones.to_whatsapp_id(term)
-        if whatsapp_id:
-            extra |= Q(whatsapp_id=whatsapp_id)
-        digits = phones.digits_only(term)
-        if len(digits) >= phones.MIN_CONTAINED_DIGITS:
-            extra |= Q(whatsapp_id__contains=digits)
-        return found | queryset.filter(extra), duplicates
-
-
-def _count() -> Coalesce:
-    """The client's messages, counted for the rows shown rather than by joining every message: a
-    join and GROUP BY over a million messages took seconds on every page of the list."""
-    counted = Message.objects.filter(client=OuterRef("pk")).order_by().values("client").annotate(n=Count("pk"))
-    return Coalesce(Subquery(counted.values("n")), 0)
-
-
-def _latest(column: str) -> Subquery:
-    """A column of the client's latest message, as the conversation orders them."""
-    return Subquery(Message.objects.filter(client=OuterRef("pk")).order_by(*CONVERSATION_ORDER).values(column)[:1])
+            return queryset, False
+        return queryset.filter(client_matches(term)), False

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Client
 from clients.services import client_merge
-from crm.csv_export import csv_response
+from crm.csv_export import csv_response, streamed
 from whatsapp.admin import messages_csv
 from whatsapp.media_views import media_html
 from whatsapp.models import CONVERSATION_ORDER, Message
@@ -167,11 +167,11 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
             c.phone_display,
             c.whatsapp_id or "",
             c.whatsapp_lid or "",
-            c.n_messages,
-            c.last_at,
+            c.message_count,
+            c.last_message_at,
             c.created_at,
         ]
-        for c in queryset.iterator(chunk_size=2000)
+        for c in streamed(queryset)
     )
     return csv_response("clients.csv", header, rows)
 
@@ -180,7 +180,7 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
 def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
     """A confirmation page to pick the client to keep, then the merge: the others are deleted."""
     # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
-    clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.n_messages, c.created_at))
+    clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.message_count, c.created_at))
     # Checked again here, as Django's delete action does: the action's declaration only hides it.
     if not all(model_admin.has_merge_permission(request, c) for c in clients):
         raise PermissionDenied

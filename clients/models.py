@@ -50,6 +50,23 @@ class Client(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The conversation's activity, kept by database triggers on `messages` (whatsapp/migrations/0010)
+    # whoever writes them: the webhook's one-statement path, the ORM, sends, merges, the guide's raw
+    # DELETE. The lists sort and show these instead of counting millions of messages (the index on
+    # last_message_at is that migration's too: SQLite has no NULLS LAST to declare it). Defaults in
+    # the database too, so raw INSERTs (the fast path's new client) leave them right.
+    last_message_at = models.DateTimeField(
+        "last message", null=True, blank=True, default=None, editable=False, help_text="WhatsApp's time."
+    )
+    last_message_id = models.UUIDField(null=True, blank=True, default=None, editable=False)
+    last_direction = models.CharField(max_length=8, blank=True, default="", db_default="", editable=False)
+    last_preview = models.CharField(max_length=100, blank=True, default="", db_default="", editable=False)
+    message_count = models.IntegerField("messages", default=0, db_default=0, editable=False)
+    inbound_count = models.IntegerField("messages in", default=0, db_default=0, editable=False)
+    # Inbound messages that arrived (created_at) after `read_until`; never read: all of them.
+    unread_count = models.IntegerField("unread", default=0, db_default=0, editable=False)
+    read_until = models.DateTimeField(null=True, blank=True, default=None, editable=False)
+
     class Meta:
         db_table = "clients"
         ordering = ["-created_at"]

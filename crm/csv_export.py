@@ -4,6 +4,8 @@ import csv
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 # Excel reads a file as UTF-8 only when it starts with the byte-order mark; without it Cyrillic and
@@ -40,3 +42,12 @@ def csv_response(filename: str, header: list[str], rows: Iterable[list[object]])
     response = StreamingHttpResponse(rows_as_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def streamed(queryset: QuerySet, chunk_size: int = 2000) -> Iterator:
+    """The rows of `queryset` as they are sent, with constant memory from the first row.
+
+    Inside a transaction: outside one, Django declares PostgreSQL's cursor WITH HOLD, and PostgreSQL
+    builds the whole result (3,000,000 rows) before the first byte."""
+    with transaction.atomic(using=queryset.db):
+        yield from queryset.iterator(chunk_size=chunk_size)

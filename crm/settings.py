@@ -401,3 +401,7 @@ if MEDIA_S3_BUCKET:
             "querystring_auth": True,
         },
     }
+
+# The admin's lists count rows exactly up to this many (by the planner's estimate); past it they show
+# the estimate ("about 3,000,000"): an exact count of millions takes seconds on every page.
+ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)

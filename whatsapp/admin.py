@@ -1,15 +1,23 @@
 """WhatsApp in the admin: messages, the notifications as Green API sent them, the instances."""
 
+import re
+
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from crm.csv_export import csv_response
+from crm.csv_export import csv_response, streamed
+from crm.paginator import EstimatedCountPaginator
+from whatsapp.content import CONTENT_PARSERS
 from whatsapp.display import type_label
 from whatsapp.media_views import media_html
 from whatsapp.models import Instance, Message, Notification
+
+# What an idMessage looks like (BAE5F4886F9F1234, 3EB0C767D097B7D4A5A3): only such a word is looked
+# up as one, so other searches keep to indexed conditions.
+ID_MESSAGE = re.compile(r"[A-Za-z0-9_.:-]{10,128}")
 
 PROVIDER_FIELDS = [
     "external_id",
@@ -24,14 +32,17 @@ PROVIDER_FIELDS = [
 
 
 class TypeFilter(admin.SimpleListFilter):
-    """The types present, by their readable names; the URL keeps Green API's (?type_message=textMessage)."""
+    """The types we read, by their readable names; the URL keeps Green API's (?type_message=textMessage).
+
+    The choices are the declared ones, not the distinct values of millions of rows (a scan of the
+    whole table on every page); a kind we keep without reading it still filters by its URL."""
 
     title = "type"
     parameter_name = "type_message"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        kinds = Message.objects.order_by().values_list("type_message", flat=True).distinct()
-        return sorted(((kind, type_label(kind)) for kind in kinds), key=lambda choice: choice[1])
+        labels = {type_label(kind): kind for kind in sorted(CONTENT_PARSERS)}  # one choice per name
+        return sorted(((kind, label) for label, kind in labels.items()), key=lambda choice: choice[1])
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
         return queryset.filter(type_message=self.value()) if self.value() is not None else queryset
@@ -46,7 +57,10 @@ class MessageAdmin(admin.ModelAdmin):
     search_help_text = (
         "Text, the client's name or number, an idMessage, or a type as Green API names it (imageMessage)."
     )
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its choices are the dates present, a scan of every message; the date
+    # filter's choices (today, past 7 days…) are known.
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     # Chosen by search, never as a list of every client (and Django orders that list by ClientAdmin's ordering).
     autocomplete_fields = ["client"]
     # The file link is shown by `file`, as a link only when it is http(s); never as a field Django links itself.
@@ -80,6 +94,30 @@ class MessageAdmin(admin.ModelAdmin):
             return "—"
         return format_html("<pre>{}</pre>", notification.body_pretty)
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Message], search_term: str
+    ) -> tuple[QuerySet[Message], bool]:
+        """Text by its trigram index, the client by name or number, an idMessage, a type name: each
+        an indexed condition, so the database never reads every message to answer."""
+        from clients.models import Client
+        from clients.search import MIN_TEXT_CHARS, clients_with_number
+
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        clients = Q(name__icontains=term)
+        numbers = clients_with_number(term)
+        if numbers is not None:
+            clients |= Q(pk__in=numbers)
+        found = Q(client__in=Client.objects.filter(clients).values("pk"))
+        if len(term) >= MIN_TEXT_CHARS:
+            found |= Q(content__icontains=term)
+        if ID_MESSAGE.fullmatch(term):
+            found |= Q(channel="whatsapp", external_id=term)
+        if term in CONTENT_PARSERS:
+            found |= Q(type_message=term)
+        return queryset.filter(found), False
+
     @admin.action(permissions=["view"], description="Export selected messages as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
         return messages_csv(queryset, "messages.csv")
@@ -98,30 +136,35 @@ def messages_csv(queryset: QuerySet[Message], filename: str) -> HttpResponse:
         "external_id",
         "created_at",
     ]
-    rows = (
-        [
-            m.pk,
-            m.client.name,
-            m.client.whatsapp_id or "",
-            m.direction,
-            m.type_message,
-            m.status,
-            m.content,
-            m.media_url,
-            m.external_id or "",
-            m.created_at,
-        ]
-        for m in queryset.select_related("client").order_by("created_at").iterator(chunk_size=2000)
-    )
+    # Values, not model instances: less work per row, which a large export is made of.
+    columns = ["pk", "client__name", "client__whatsapp_id", "direction", "type_message", "status"]
+    columns += ["content", "media_url", "external_id", "created_at"]
+    rows = streamed(queryset.order_by("created_at").values_list(*columns))
     return csv_response(filename, header, rows)
+
+
+class NotificationTypeFilter(admin.SimpleListFilter):
+    """The kinds the webhook handles (whatsapp.services.HANDLERS), not a scan of every notification."""
+
+    title = "type webhook"
+    parameter_name = "type_webhook"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        from whatsapp.services import HANDLERS
+
+        return [(kind, kind) for kind in sorted(HANDLERS)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
+        return queryset.filter(type_webhook=self.value()) if self.value() is not None else queryset
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["received_at", "type_webhook", "id_message", "instance_id", "outcome", "deliveries", "detail"]
-    list_filter = ["outcome", "type_webhook", "received_at"]
+    list_filter = ["outcome", NotificationTypeFilter, "received_at"]
     search_fields = ["id_message", "detail"]
-    date_hierarchy = "received_at"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     readonly_fields = [f.name for f in Notification._meta.fields if f.name != "body"] + ["body_formatted"]
     exclude = ["body"]
 

@@ -16,7 +16,8 @@ def migrate(targets: list[tuple[str, str]]) -> None:
 
 
 def test_existing_clients_get_their_numbers_and_only_typed_ones_count_as_typed() -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("clients")
+    # Every app: migrating clients back unapplies the migrations that depend on it (whatsapp 0010).
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     migrate(BEFORE)
     try:
         with connection.cursor() as cursor:

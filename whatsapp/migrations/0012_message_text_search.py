@@ -1,0 +1,24 @@
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations
+
+# Message text searched as UPPER(content) LIKE '%…%' (Django's icontains) by trigrams: any language,
+# any part of a word. GIN's pending list (fastupdate, on by default) keeps a webhook's insert cheap.
+FORWARD = "CREATE INDEX messages_content_trgm ON messages USING gin (upper(content) gin_trgm_ops)"
+BACKWARD = "DROP INDEX IF EXISTS messages_content_trgm"
+
+
+def create_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(FORWARD)
+
+
+def drop_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(BACKWARD)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("whatsapp", "0011_client_activity")]
+
+    # pg_trgm is created here (a superuser's right, as CI's postgres user has; a no-op on SQLite).
+    operations = [TrigramExtension(), migrations.RunPython(create_index, drop_index)]
