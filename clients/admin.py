@@ -1,17 +1,17 @@
 """Clients in the admin: the list staff start from, and each client's page as the conversation.
 
-Declarations only; the pages and actions beyond Django's own are in clients/admin_views.py."""
+Declarations only; the actions beyond Django's own are in clients/admin_views.py, and the page as a
+WhatsApp conversation (thread, reply box, export) is added by whatsapp/admin.py."""
 
 from datetime import datetime
-from functools import partial
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
-from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver, path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from clients import admin_views, phones
@@ -148,7 +148,6 @@ class ClientNumberInline(admin.TabularInline):
 class ClientAdmin(admin.ModelAdmin):
     form = ClientForm
     inlines = [ClientNumberInline]
-    change_form_template = "admin/clients/client/change_form.html"
     list_display = ["name_or_number", "phone_display", "message_count", "last_message_at", "last_message"]
     search_fields = ["name", "phone", "whatsapp_id", "whatsapp_lid"]
     search_help_text = (
@@ -169,21 +168,6 @@ class ClientAdmin(admin.ModelAdmin):
         # Merging edits the client kept and deletes the others. (Django offers an action when the
         # user has ANY of the permissions it lists: one name for both keeps it AND.)
         return self.has_change_permission(request, obj) and self.has_delete_permission(request, obj)
-
-    def get_urls(self) -> list[URLPattern | URLResolver]:
-        send = self.admin_site.admin_view(partial(admin_views.client_send, model_admin=self))
-        export = self.admin_site.admin_view(partial(admin_views.client_export, model_admin=self))
-        return [
-            path("<path:object_id>/send/", send, name="clients_client_send"),
-            path("<path:object_id>/export/", export, name="clients_client_export"),
-            *super().get_urls(),
-        ]
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
-    ) -> HttpResponse:
-        context = {**(extra_context or {}), **admin_views.conversation(self, request, object_id)}
-        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description="client", ordering="name")
     def name_or_number(self, obj: Client) -> str:
@@ -215,4 +199,8 @@ class ClientAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(client_matches(term)), False
+        return queryset.filter(client_matches(term, wrote=self.clients_who_wrote(term))), False
+
+    def clients_who_wrote(self, term: str) -> QuerySet | None:
+        """The ids of clients whose messages contain `term`: messages are WhatsApp's (whatsapp/admin.py)."""
+        return None

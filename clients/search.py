@@ -36,17 +36,14 @@ def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).values("client_id")
 
 
-def client_matches(term: str) -> Q:
-    """Clients whose name, phone as typed, lid, number or messages match `term`.
+def client_matches(term: str, *, wrote: QuerySet | None = None) -> Q:
+    """Clients whose name, phone as typed, lid, number or messages match `term`; `wrote` is the ids
+    of clients whose messages match it, from whoever keeps messages (whatsapp/admin.py).
 
     A number (`+7 900 034-91-15`, `8287`) is looked for among numbers and message texts only, as
     one set of client ids the list joins by primary key: no name holds digits, and an OR with the
     name's `LIKE` would read every client."""
-    from whatsapp.models import Message
-
-    texts = None
-    if len(term) >= MIN_TEXT_CHARS:
-        texts = Message.objects.filter(content__icontains=term).values("client_id")
+    texts = wrote if len(term) >= MIN_TEXT_CHARS else None
     numbers = clients_with_number(term)
     if numbers is not None:
         return Q(pk__in=numbers.union(texts) if texts is not None else numbers)

@@ -1,17 +1,23 @@
 """WhatsApp in the admin: messages, the notifications as Green API sent them, the instances."""
 
 import re
+from functools import partial
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
 
-from crm.csv_export import csv_response, streamed
+from clients.admin import ClientAdmin
+from clients.models import Client
+from clients.search import MIN_TEXT_CHARS, clients_with_number
 from crm.paginator import EstimatedCountPaginator
+from whatsapp import admin_views
+from whatsapp.admin_views import messages_csv
 from whatsapp.content import CONTENT_PARSERS
 from whatsapp.display import type_label
+from whatsapp.kinds import KINDS
 from whatsapp.media_views import media_html
 from whatsapp.models import Instance, Message, Notification
 
@@ -99,9 +105,6 @@ class MessageAdmin(admin.ModelAdmin):
     ) -> tuple[QuerySet[Message], bool]:
         """Text by its trigram index, the client by name or number, an idMessage, a type name: each
         an indexed condition, so the database never reads every message to answer."""
-        from clients.models import Client
-        from clients.search import MIN_TEXT_CHARS, clients_with_number
-
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -123,36 +126,14 @@ class MessageAdmin(admin.ModelAdmin):
         return messages_csv(queryset, "messages.csv")
 
 
-def messages_csv(queryset: QuerySet[Message], filename: str) -> HttpResponse:
-    header = [
-        "id",
-        "client",
-        "client_whatsapp_id",
-        "direction",
-        "type",
-        "status",
-        "content",
-        "media_url",
-        "external_id",
-        "created_at",
-    ]
-    # Values, not model instances: less work per row, which a large export is made of.
-    columns = ["pk", "client__name", "client__whatsapp_id", "direction", "type_message", "status"]
-    columns += ["content", "media_url", "external_id", "created_at"]
-    rows = streamed(queryset.order_by("created_at").values_list(*columns))
-    return csv_response(filename, header, rows)
-
-
 class NotificationTypeFilter(admin.SimpleListFilter):
-    """The kinds the webhook handles (whatsapp.services.HANDLERS), not a scan of every notification."""
+    """The kinds the webhook knows (whatsapp.kinds.KINDS), not a scan of every notification."""
 
     title = "type webhook"
     parameter_name = "type_webhook"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        from whatsapp.services import HANDLERS
-
-        return [(kind, kind) for kind in sorted(HANDLERS)]
+        return [(kind, kind) for kind in sorted(KINDS)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
         return queryset.filter(type_webhook=self.value()) if self.value() is not None else queryset
@@ -194,3 +175,32 @@ class InstanceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Instance | None = None) -> bool:
         return False
+
+
+class ClientConversationAdmin(ClientAdmin):
+    """The client's page as their WhatsApp conversation, with its reply box and export: WhatsApp's part
+    of the client admin, added here so that `clients` needs nothing of `whatsapp`."""
+
+    change_form_template = "admin/clients/client/change_form.html"
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        send = self.admin_site.admin_view(partial(admin_views.client_send, model_admin=self))
+        export = self.admin_site.admin_view(partial(admin_views.client_export, model_admin=self))
+        return [
+            path("<path:object_id>/send/", send, name="clients_client_send"),
+            path("<path:object_id>/export/", export, name="clients_client_export"),
+            *super().get_urls(),
+        ]
+
+    def clients_who_wrote(self, term: str) -> QuerySet:
+        return Message.objects.filter(content__icontains=term).values("client_id")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), **admin_views.conversation(self, request, object_id)}
+        return super().change_view(request, object_id, form_url, context)
+
+
+admin.site.unregister(Client)
+admin.site.register(Client, ClientConversationAdmin)

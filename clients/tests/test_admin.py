@@ -386,7 +386,7 @@ def test_paging_back_reaches_every_message_once_even_within_one_second(staff, an
 def test_the_conversation_is_read_from_its_index_without_sorting(staff, anna) -> None:
     from django.db import connection
 
-    from clients.admin_views import _page
+    from whatsapp.admin_views import _page
 
     with connection.cursor() as cursor:
         # A handful of rows would be read whole; with the alternatives off, a plan without a sort
