@@ -141,7 +141,11 @@ def proxied_server():
 def test_thousands_of_mixed_notifications_at_once_are_each_stored_once(server) -> None:
     bodies = mixed_traffic(2500, numbers=60)
     answers = deliver(server.url, bodies, workers=32)
-    assert set(answers.values()) == {200}
+    # A request that waited too long for a database connection or a lock answers 503, and Green API
+    # delivers it again, as here: nothing else, and nothing lost or stored twice.
+    assert set(answers.values()) <= {200, 503}, set(answers.values())
+    print(f"503 answers under load: {list(answers.values()).count(503)} of {len(bodies)}")
+    redeliver_until_accepted(server.url, bodies, answers)
     assert_stored_exactly_once(bodies)
     # Every status reached its message, whichever arrived first.
     assert not Notification.objects.filter(outcome="waiting").exists()
