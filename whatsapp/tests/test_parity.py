@@ -15,6 +15,7 @@ from clients.models import Client, ClientNumber
 from conftest import PAYLOADS, needs_postgres, payload
 from whatsapp.content import MEDIA_TYPES
 from whatsapp.models import Instance, MediaFile, Message, Notification
+from whatsapp.tests.test_webhook import GUIDE_BODY
 
 pytestmark = [
     needs_postgres("the fast path is PostgreSQL's SQL; on SQLite every notification goes the general way"),
@@ -77,21 +78,8 @@ def from_lid(name: str) -> dict:
 
 
 def guide_body() -> dict:
-    """The troubleshooting guide's hand-written test notification."""
-    return {
-        "typeWebhook": "incomingMessageReceived",
-        "timestamp": 1234567890,
-        "idMessage": "test-123",
-        "data": {
-            "typeMessage": "textMessage",
-            "chatId": "79991234567@c.us",
-            "senderId": "79991234567@c.us",
-            "senderName": "Test User",
-            "textMessage": "Тестовое сообщение",
-            "idMessage": "test-123",
-            "timestamp": 1234567890,
-        },
-    }
+    """The troubleshooting guide's hand-written test notification (a copy: steps may change it)."""
+    return copy.deepcopy(GUIDE_BODY)
 
 
 def messages_deleted() -> None:
