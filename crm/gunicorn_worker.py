@@ -10,10 +10,14 @@ would call it, and never waits on a client while it holds a database connection.
 """
 
 # gevent first: gunicorn imports this class before it loads the application (preload_app), so
-# everything imported after, psycopg included, sees the cooperative socket and select.
+# everything imported after, psycopg included, sees the cooperative socket and select. Not signals
+# or os in this, the arbiter's process: patched, SIGCHLD reaches gevent's hub, which the arbiter
+# never runs, so a worker that died was never reaped nor replaced (a killed worker left a zombie;
+# all of them killed, the server answered nothing). Each worker patches those too after the fork
+# (gunicorn's GeventWorker.patch).
 from gevent import monkey
 
-monkey.patch_all()
+monkey.patch_all(os=False, signal=False, subprocess=False)
 
 import io  # noqa: E402
 import os  # noqa: E402
