@@ -187,3 +187,49 @@ def test_statements_over_several_clients_at_once_never_deadlock() -> None:
         thread.join()
     assert errors == []
     assert_activity_right(*pair)
+
+
+@pytest.mark.django_db
+def test_a_clean_up_inside_a_transaction_leaves_what_is_deleted_after_it_to_the_triggers() -> None:
+    """The clean-up turns the delete trigger's work off for itself only, never for what follows."""
+    client = Client.objects.create(whatsapp_id="79991234567")
+    Message.objects.bulk_create([Message(client=client, direction="inbound", content=str(n)) for n in range(3)])
+    Message.objects.create(client=client, channel="email", direction="inbound", content="письмо")
+    with transaction.atomic():
+        messages_clear(batch_size=1)
+        assert_activity_right(client)
+        assert (client.message_count, client.last_preview) == (1, "письмо")
+        Message.objects.create(client=client, direction="outbound", content="снова")
+        Message.objects.filter(channel="email").delete()
+        assert_activity_right(client)
+        assert (client.message_count, client.last_preview) == (1, "снова")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_deliveries_during_the_clean_up_are_counted_after_its_recount(live_server) -> None:
+    """The clean-up recounts its clients once at the end; what arrives meanwhile is counted once."""
+    known = [Client.objects.create(whatsapp_id=f"7999123456{i}") for i in range(3)]
+    Client.objects.filter(pk=known[0].pk).update(read_until=timezone.now())
+    for client in known:
+        Message.objects.bulk_create([Message(client=client, direction="inbound", content=str(n)) for n in range(200)])
+    Message.objects.create(client=known[1], channel="email", direction="inbound", content="письмо")
+    hot = Client.objects.create(name="Горячий", whatsapp_id="79031234567")
+    start = threading.Barrier(2)
+
+    def deliver() -> list[int]:
+        start.wait()
+        url = f"{live_server.url}/whatsapp/webhook"
+        return [
+            requests.post(url, data=json.dumps(incoming(i), ensure_ascii=False).encode(), timeout=30).status_code
+            for i in range(THREADS * 2)
+        ]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        delivered = pool.submit(deliver)
+        start.wait()
+        messages_clear(batch_size=1)
+        assert delivered.result() == [200] * THREADS * 2
+    connections.close_all()
+    assert_activity_right(*known, hot)
+    assert known[1].last_preview == "письмо"

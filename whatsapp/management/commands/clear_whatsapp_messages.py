@@ -19,7 +19,7 @@ class Command(BaseCommand):
             "--batch-size",
             type=int,
             default=50_000,
-            help="Rows deleted per transaction.",
+            help="Rows deleted per statement (progress is shown after each).",
         )
 
     def handle(self, *, interactive: bool, dry_run: bool, batch_size: int, **options: object) -> None:
