@@ -124,6 +124,11 @@ class ClientNumber(models.Model):
         "number", max_length=64, help_text="A phone number in any form (+7 999 123-45-67), or a lid's digits."
     )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.STAFF, editable=False)
+    # The DEFAULT_PHONE_REGION in which this value was last found to be what WhatsApp sends (parsing
+    # is the slow part of the doctor's check: each value is parsed once per region, not on every
+    # run). A trigger empties it whenever the value changes (clients/migrations/0005). Nullable, so
+    # SQLite adds it without rebuilding the table.
+    normalised_for = models.CharField(max_length=8, null=True, blank=True, default=None, editable=False)
 
     class Meta:
         db_table = "client_numbers"

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clients import phones
 from clients.models import ClientNumber
+from clients.services import client_numbers_unnormalised
 from crm.health import database_problem
 from jobs.services import jobs_summary
 from whatsapp.backfill import last_backfill
@@ -162,21 +163,20 @@ WEBHOOK = ClientNumber.Source.WEBHOOK
 def check_client_numbers() -> Check:
     """Numbers the webhook would not find: written in another form, or a twin's (every number of
     every client, main or not)."""
+    unnormalised = client_numbers_unnormalised()
     rows = list(
         ClientNumber.objects.filter(kind=ClientNumber.Kind.PHONE)
         .values_list("client_id", "client__name", "value", "source")
         .iterator()
     )
     owners = {value: (pk, name, source) for pk, name, value, source in rows}
-    odd, twins, unnormalised = [], [], set()
-    for pk, name, value, source in rows:
-        if source == WEBHOOK:
-            continue  # WhatsApp's own number for the chat: normal by definition
-        normal = phones.to_whatsapp_id(value)
-        if normal != value:
-            unnormalised.add(value)
-            odd.append(f"{name or pk} ({value} → {normal or 'not a phone number'})")
-        if normal and normal != value and normal in owners and owners[normal][0] != pk:
+    odd, twins = [], []
+    for pk, name, value, _ in rows:
+        if value not in unnormalised:
+            continue
+        normal = unnormalised[value]
+        odd.append(f"{name or pk} ({value} → {normal or 'not a phone number'})")
+        if normal and normal in owners and owners[normal][0] != pk:
             twins.append(_twins(name or pk, value, owners[normal], normal))
     # A national form kept as a number is not normalised (it reads as the whole number), and ends
     # with the number's last digits: only numbers sharing their end with one that is not can have

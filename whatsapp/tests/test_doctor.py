@@ -5,8 +5,9 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
-from clients.models import Client
+from clients.models import Client, ClientNumber
 from conftest import payload
 from whatsapp.backfill import messages_backfill
 from whatsapp.greenapi import GreenAPI
@@ -93,6 +94,28 @@ def test_problem_client_not_found(healthy, post_webhook) -> None:
     assert "⚠️ client numbers: 1 not normalised: Иван (вручную) (89161112233 → 79161112233)" in out
     assert "look like twins" in out
     assert "Merge" in out
+
+
+def test_a_number_found_normal_is_checked_again_once_it_changes_or_the_region_does(settings) -> None:
+    """Each number is parsed once per region (the mark spares 100,000 parses on every run); a value
+    changed by any writer, SQL included, or another DEFAULT_PHONE_REGION, is checked again."""
+    client = Client.objects.create(name="Анна", whatsapp_id="79161112233")
+    assert "✅ client numbers: 1 clients, 1 numbers" in doctor()[1]
+    assert ClientNumber.objects.get(client=client).normalised_for == "RU"
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE client_numbers SET value = '89161112233' WHERE client_id = %s", [client.pk])
+    assert "1 not normalised: Анна (89161112233 → 79161112233)" in doctor()[1]
+    ClientNumber.objects.filter(client=client).update(value="9161112233")
+    assert "1 not normalised: Анна (9161112233 → 79161112233)" in doctor()[1]
+    ClientNumber.objects.filter(client=client).update(value="79161112233")
+    assert "✅ client numbers" in doctor()[1]
+    settings.DEFAULT_PHONE_REGION = "KZ"
+    ClientNumber.objects.filter(client=client).update(value="87011112233")
+    assert "1 not normalised: Анна (87011112233 → 77011112233)" in doctor()[1]
+    ClientNumber.objects.filter(client=client).update(value="79161112233", normalised_for="RU")
+    assert ClientNumber.objects.get(client=client).normalised_for == "RU", "a writer that checked keeps its mark"
+    assert "✅ client numbers" in doctor()[1]
+    assert ClientNumber.objects.get(client=client).normalised_for == "KZ"
 
 
 def test_green_api_unreachable_fails_those_checks_and_runs_the_rest(settings, post_webhook) -> None:
