@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from clients.models import Client
 from whatsapp.models import Message
 from whatsapp.stats import message_counts
 
@@ -55,11 +54,7 @@ def messages_clear(*, batch_size: int = 50_000, progress: Callable[[int, int], N
                 )
             batch(f"DELETE FROM {table} WHERE channel = %s", ["whatsapp"])
             # Every client a deleted message was counted for still shows a count or a latest message.
-            clients = connection.ops.quote_name(Client._meta.db_table)
-            cursor.execute(
-                f"SELECT client_activity_recount(ARRAY(SELECT id FROM {clients} "
-                "WHERE message_count <> 0 OR last_message_id IS NOT NULL))"
-            )
+            cursor.execute("SELECT client_activity_recount()")
             # Within a caller's transaction, what it deletes next is the trigger's again.
             cursor.execute("SELECT set_config('crm.client_activity', '', true)")
         return deleted

@@ -4,8 +4,8 @@
 updated every client of every statement and looked up a new latest message where it went (each
 lookup walking past the rows deleted before it): four times the DELETE itself. The command now sets
 `crm.client_activity` to `deferred` for its own transaction only (`set_config(…, true)`), the delete
-trigger then leaves at once, and the command calls `client_activity_recount` on the clients at the
-end of that same transaction: nobody ever sees counts of rows that are gone. Every other writer
+trigger then leaves at once, and the command calls `client_activity_recount()` at the end of that
+same transaction: nobody ever sees counts of rows that are gone. Every other writer
 (the guide's raw DELETE included) keeps the trigger's exact bookkeeping.
 
 The SQL is written out here, not imported, so this migration means the same forever.
@@ -16,15 +16,22 @@ from django.db import migrations
 PREVIEW = "left(CASE WHEN m.content <> '' THEN m.content ELSE m.type_message END, 100)"
 
 POSTGRESQL = [
-    # Everything again for `ids`, set-based (one pass over their messages, not one probe per client
-    # into an index full of rows this transaction deleted). Rows are locked in id order first, as
-    # every writer of several clients does; the UPDATE then reads with a snapshot taken after the
-    # lock, so a delivery that updated a client before is counted, and one that comes after adds
-    # its +1 to what is written here.
+    # Every client whose columns show activity, counted again from the messages, set-based: one
+    # pass over the table. Index probes would each walk past the rows this very transaction deleted
+    # (a million random reads: 18 s against 1.3 s), hence no index scans inside. The clients are
+    # locked in id order first, as every writer of several clients does, and exactly those are
+    # written; the UPDATE reads with a snapshot taken after the lock, so a delivery that updated a
+    # client before is counted, and one that comes after adds its +1 to what is written here. A
+    # client outside the set had no message counted, so none of its messages was deleted unseen.
     f"""
-CREATE FUNCTION client_activity_recount(ids uuid[]) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION client_activity_recount() RETURNS void LANGUAGE plpgsql
+SET enable_indexscan = off SET enable_bitmapscan = off AS $$
+DECLARE
+    ids uuid[];
 BEGIN
-    PERFORM 1 FROM clients WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
+    SELECT array_agg(id) INTO ids FROM (
+        SELECT id FROM clients WHERE message_count <> 0 OR last_message_id IS NOT NULL ORDER BY id FOR UPDATE
+    ) AS locked;
     UPDATE clients AS c SET
         message_count = coalesce(s.n, 0),
         inbound_count = coalesce(s.n_in, 0),
@@ -109,7 +116,7 @@ BEGIN
     ));
     RETURN NULL;
 END $$""",
-    "DROP FUNCTION IF EXISTS client_activity_recount(uuid[])",
+    "DROP FUNCTION IF EXISTS client_activity_recount()",
 ]
 
 
