@@ -1,5 +1,8 @@
 """CPU of one new message through whatsapp.webhook.answer (everything but HTTP), text and image.
 
+`cpu_ms` is this process (Django, Python), `pg_cpu_ms` the PostgreSQL backend serving it (from
+/proc/<pid>/stat: PostgreSQL on this machine; 10 ms ticks, so use a few hundred rounds).
+
 Run from the checkout to measure, against a database of its own (it is migrated, and 200 known
 clients added): `WHATSAPP_LOG_LEVEL=WARNING DATABASE_URL=postgres://…/crm_hook python
 bench/hook_cost.py <label> 520` prints one JSON line. bench/RESULTS.md interleaves two checkouts.
@@ -20,6 +23,8 @@ import django
 
 django.setup()
 from django.core.management import call_command  # noqa: E402
+
+from django.db import connection  # noqa: E402
 
 from clients.models import Client  # noqa: E402
 from whatsapp.webhook import answer  # noqa: E402
@@ -60,6 +65,16 @@ def body(kind: str, n: str) -> bytes:
     ).encode()
 
 
+def backend_cpu() -> float:
+    """Seconds of CPU the database backend of this process's connection has used."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def post(raw: bytes) -> None:
     stream = io.BytesIO(raw)
     a = answer(method="POST", content_length=str(len(raw)), authorization="", read=stream.read)
@@ -72,13 +87,13 @@ for kind in ("text", "media"):
     bodies = [body(kind, numbers[i % 200]) for i in range(rounds)]
     for raw in bodies[:20]:
         post(raw)
-    cpu, wall = time.process_time(), time.perf_counter()
+    pg, cpu, wall = backend_cpu(), time.process_time(), time.perf_counter()
     for raw in bodies[20:]:
         post(raw)
     n = rounds - 20
-    result[kind] = ((time.process_time() - cpu) / n * 1000, (time.perf_counter() - wall) / n * 1000)
-print(
-    json.dumps(
-        {"label": label, **{k: {"cpu_ms": round(v[0], 3), "wall_ms": round(v[1], 3)} for k, v in result.items()}}
-    )
-)
+    result[kind] = {
+        "cpu_ms": round((time.process_time() - cpu) / n * 1000, 3),
+        "pg_cpu_ms": round((backend_cpu() - pg) / n * 1000, 3),
+        "wall_ms": round((time.perf_counter() - wall) / n * 1000, 3),
+    }
+print(json.dumps({"label": label, **result}))
