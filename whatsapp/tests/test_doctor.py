@@ -118,6 +118,20 @@ def test_a_number_found_normal_is_checked_again_once_it_changes_or_the_region_do
     assert ClientNumber.objects.get(client=client).normalised_for == "KZ"
 
 
+@pytest.mark.parametrize("typed", [2, 1_001], ids=["a few", "a whole import"])
+def test_twins_are_found_however_many_numbers_are_typed_nationally(typed: int) -> None:
+    """The doctor reads only the rows that can be twins: by their end, or all of them for an import."""
+    Client.objects.bulk_create(
+        [Client(name=f"Импорт {n}", whatsapp_id=f"8916{n:07d}") for n in range(typed)]
+        + [Client(name="Из WhatsApp", whatsapp_id="79160000001"), Client(name="Другой", whatsapp_id="79169999999")]
+    )
+    out = doctor()[1]
+    assert f"⚠️ client numbers: {typed} not normalised: Импорт 0 (89160000000 → 79160000000)" in out
+    twins = "Импорт 1 (89160000001) and Из WhatsApp (79160000001); Из WhatsApp (79160000001) and Импорт 1 (89160000001)"
+    assert f"2 look like twins: {twins}" in out
+    assert "Другой" not in out
+
+
 def test_green_api_unreachable_fails_those_checks_and_runs_the_rest(settings, post_webhook) -> None:
     settings.GREEN_API_URL, settings.GREEN_API_ID_INSTANCE, settings.GREEN_API_TOKEN = "http://127.0.0.1:9", "1", "t"
     post_webhook(payload("incomingMessageReceived.textMessage.json"))
