@@ -23,7 +23,6 @@ import django
 
 django.setup()
 from django.core.management import call_command  # noqa: E402
-
 from django.db import connection  # noqa: E402
 
 from clients.models import Client  # noqa: E402
