@@ -17,6 +17,7 @@ from whatsapp import admin_views
 from whatsapp.admin_views import messages_csv
 from whatsapp.content import CONTENT_PARSERS
 from whatsapp.display import type_label
+from whatsapp.exports import export_needed
 from whatsapp.kinds import KINDS
 from whatsapp.media_views import media_html
 from whatsapp.models import Instance, Message, Notification
@@ -123,7 +124,19 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["view"], description="Export selected messages as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
+        """Streamed up to EXPORT_STREAM_MAX_ROWS; past it ("select all" of millions), a background job."""
+        if export_needed(queryset):
+            return admin_views.export_started(self, request, queryset)
         return messages_csv(queryset, "messages.csv")
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        exports = self.admin_site.admin_view(partial(admin_views.exports_list, model_admin=self))
+        download = self.admin_site.admin_view(partial(admin_views.export_download, model_admin=self))
+        return [
+            path("exports/", exports, name="whatsapp_message_exports"),
+            path("exports/<uuid:export_id>/download/", download, name="whatsapp_message_export_download"),
+            *super().get_urls(),
+        ]
 
 
 class NotificationTypeFilter(admin.SimpleListFilter):
