@@ -20,17 +20,18 @@ class _Echo:
         return value
 
 
+# A leading =, +, - or @ makes a spreadsheet run the cell as a formula (and `+7 999…` phones would be
+# read as numbers): a leading apostrophe keeps it text.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _cell(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
     if value is None:
         return ""
-    text = str(value)
-    # A leading =, +, - or @ makes a spreadsheet run the cell as a formula (and `+7 999…` phones
-    # would be read as numbers): a leading apostrophe keeps it text.
-    if text[:1] in ("=", "+", "-", "@"):
-        return "'" + text
-    return text
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def rows_as_csv(header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
