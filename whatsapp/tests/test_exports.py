@@ -73,7 +73,7 @@ def signed_in(user: User) -> HttpClient:
 
 
 def export_all(http: HttpClient, query: str = "") -> object:
-    """"Select all" on the message list (with its filters in the address), then the export action."""
+    """Django's "select all" on the message list (its filters in the address), then the export action."""
     data = {"action": "export_csv", "select_across": "1", "index": "0", "_selected_action": "x"}
     return http.post(LIST + query, data)
 
