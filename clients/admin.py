@@ -8,7 +8,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import F, QuerySet
+from django.db.models import Expression, F, QuerySet
 from django.db.models.expressions import OrderBy
 from django.http import HttpRequest
 from django.urls import reverse
@@ -201,6 +201,7 @@ class ClientAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(client_matches(term, wrote=self.clients_who_wrote(term))), False
 
-    def clients_who_wrote(self, term: str) -> QuerySet | None:
-        """The ids of clients whose messages contain `term`: messages are WhatsApp's (whatsapp/admin.py)."""
+    def clients_who_wrote(self, term: str) -> QuerySet | Expression | None:
+        """The ids of clients whose messages contain `term`, or a condition on each client (see
+        clients.search.client_matches): messages are WhatsApp's (whatsapp/admin.py)."""
         return None

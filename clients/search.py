@@ -9,7 +9,7 @@ characters, so shorter words are not looked for in messages.
 
 import re
 
-from django.db.models import Q, QuerySet
+from django.db.models import Expression, Q, QuerySet
 from django.db.models.functions import Reverse
 
 from clients import phones
@@ -36,9 +36,12 @@ def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).values("client_id")
 
 
-def client_matches(term: str, *, wrote: QuerySet | None = None) -> Q:
-    """Clients whose name, phone as typed, lid, number or messages match `term`; `wrote` is the ids
-    of clients whose messages match it, from whoever keeps messages (whatsapp/admin.py).
+def client_matches(term: str, *, wrote: QuerySet | Expression | None = None) -> Q:
+    """Clients whose name, phone as typed, lid, number or messages match `term`; `wrote` is who
+    wrote it, from whoever keeps messages (whatsapp/admin.py): the ids of those clients (a set
+    collected from the few messages that match), or a condition on each client (a message of theirs
+    matches: for a word in thousands of messages, probed client by client in the list's order until
+    the page is full, never collected).
 
     A number (`+7 900 034-91-15`, `8287`) is looked for among numbers and message texts only, as
     one set of client ids the list joins by primary key: no name holds digits, and an OR with the
@@ -46,6 +49,10 @@ def client_matches(term: str, *, wrote: QuerySet | None = None) -> Q:
     texts = wrote if len(term) >= MIN_TEXT_CHARS else None
     numbers = clients_with_number(term)
     if numbers is not None:
+        if texts is not None and not isinstance(texts, QuerySet):
+            return Q(pk__in=numbers) | Q(texts)
         return Q(pk__in=numbers.union(texts) if texts is not None else numbers)
     found = Q(name__icontains=term) | Q(phone__icontains=term) | Q(whatsapp_lid=term.removesuffix("@lid"))
-    return found | Q(pk__in=texts) if texts is not None else found
+    if texts is None:
+        return found
+    return found | (Q(pk__in=texts) if isinstance(texts, QuerySet) else Q(texts))

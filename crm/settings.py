@@ -405,3 +405,8 @@ if MEDIA_S3_BUCKET:
 # The admin's lists count rows exactly up to this many (by the planner's estimate); past it they show
 # the estimate ("about 3,000,000"): an exact count of millions takes seconds on every page.
 ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)
+# An export of more messages than this is written by a background job into the storage (staff
+# download it from "Your exports") instead of streamed to the browser, which gunicorn's timeout ends.
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=100_000)
+# Days an export's file is kept before the worker's hourly clean-up deletes it; 0 keeps them.
+EXPORTS_KEEP_DAYS = env.float("EXPORTS_KEEP_DAYS", default=7)

@@ -1,10 +1,12 @@
-"""The client page as a WhatsApp conversation: the thread, its reply box and its export.
+"""The client page as a WhatsApp conversation: the thread, its reply box and its export; and the
+message list's exports too large to stream (*Your exports*).
 
-Registered on the client's admin by whatsapp/admin.py (ClientConversationAdmin), so that `clients`
-needs nothing of `whatsapp`. Each view checks its permissions the way Django's admin does: a missing
-object is a 404, a missing right a 403 (PermissionDenied).
+Registered on the client's and the message's admins by whatsapp/admin.py (ClientConversationAdmin),
+so that `clients` needs nothing of `whatsapp`. Each view checks its permissions the way Django's
+admin does: a missing object is a 404, a missing right a 403 (PermissionDenied).
 """
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,8 +14,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -21,12 +25,15 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Client
-from crm.csv_export import csv_response, streamed
+from crm.csv_export import csv_response
+from whatsapp import exports
 from whatsapp.media_views import media_html
-from whatsapp.models import CONVERSATION_ORDER, Message
+from whatsapp.models import CONVERSATION_ORDER, Message, MessageExport
 
 if TYPE_CHECKING:
     from whatsapp.attachments import Attachment
+
+logger = logging.getLogger(__name__)
 
 THREAD_SIZE = 50
 SEND_PERMISSION = "whatsapp.send_message"
@@ -151,20 +158,77 @@ def client_export(request: HttpRequest, object_id: str, *, model_admin: admin.Mo
 
 
 def messages_csv(queryset: QuerySet[Message], filename: str) -> HttpResponse:
-    header = [
-        "id",
-        "client",
-        "client_whatsapp_id",
-        "direction",
-        "type",
-        "status",
-        "content",
-        "media_url",
-        "external_id",
-        "created_at",
-    ]
-    # Values, not model instances: less work per row, which a large export is made of.
-    columns = ["pk", "client__name", "client__whatsapp_id", "direction", "type_message", "status"]
-    columns += ["content", "media_url", "external_id", "created_at"]
-    rows = streamed(queryset.order_by("created_at").values_list(*columns))
-    return csv_response(filename, header, rows)
+    """The messages of `queryset` as CSV, streamed as they are read (a selection up to EXPORT_STREAM_MAX_ROWS)."""
+    return csv_response(filename, exports.HEADER, exports.message_rows(queryset))
+
+
+# -------------------------------------------------------------------------------------------------
+# Exports too large to stream: written by a job (whatsapp/exports.py), listed and downloaded here.
+
+
+def export_started(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse:
+    """The message list's export action past EXPORT_STREAM_MAX_ROWS: the job is enqueued, and staff
+    are sent to their exports, where it shows as it goes and is downloaded when ready."""
+    selection = request.GET.copy()
+    for internal in ("p", "o", "_changelist_filters"):
+        selection.pop(internal, None)
+    exports.export_request(queryset=queryset, user=request.user, selection=selection.urlencode())
+    model_admin.message_user(
+        request,
+        f"More than {settings.EXPORT_STREAM_MAX_ROWS:,} messages: the CSV is being written in the background. "
+        "It is listed here; download it when it is ready.",
+        messages.SUCCESS,
+    )
+    return HttpResponseRedirect(reverse("admin:whatsapp_message_exports"))
+
+
+def _may_read_messages(request: HttpRequest) -> None:
+    if not request.user.has_perm(READ_PERMISSION):
+        raise PermissionDenied
+
+
+@require_GET
+def exports_list(request: HttpRequest, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """*Your exports*: each with its state, and its download once ready (a superuser sees everyone's)."""
+    _may_read_messages(request)
+    shown = list(exports.exports_visible(user=request.user).select_related("requested_by")[:100])
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": "Your exports" if not request.user.is_superuser else "Message exports",
+        "exports": shown,
+        "keep_days": settings.EXPORTS_KEEP_DAYS,
+        # The page looks again by itself while an export is being written.
+        "refresh": any(e.state in (MessageExport.State.WAITING, MessageExport.State.RUNNING) for e in shown),
+    }
+    return TemplateResponse(request, "admin/whatsapp/message/exports.html", context)
+
+
+@require_GET
+def export_download(request: HttpRequest, export_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """The export's file, through the application: to who asked for it (or a superuser), allowed to
+    view messages; as an attachment, never shown in the page."""
+    _may_read_messages(request)
+    export = MessageExport.objects.filter(pk=export_id).first()
+    if export is None:
+        raise Http404("No such export (exports are deleted after EXPORTS_KEEP_DAYS).")
+    if not (request.user.is_superuser or export.requested_by_id == request.user.pk):
+        raise PermissionDenied
+    if export.state != MessageExport.State.READY:
+        raise Http404("This export is not ready.")
+    try:
+        handle = default_storage.open(export.file.name, "rb")
+    except FileNotFoundError:
+        logger.warning("Export %s: its file %s is missing from the storage", export.pk, export.file.name)
+        raise Http404("The file is missing from the storage.") from None
+    except Exception:  # any storage's failure (S3 unreachable…): 503, never a 500 page
+        logger.exception("Export %s: the storage could not be read", export.pk)
+        return HttpResponse("The file storage cannot be reached; try again.", status=503, content_type="text/plain")
+    response = FileResponse(
+        handle, content_type="text/csv; charset=utf-8", as_attachment=True, filename=export.file_name
+    )
+    if export.size is not None:
+        response["Content-Length"] = str(export.size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

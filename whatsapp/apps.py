@@ -6,5 +6,6 @@ class WhatsappConfig(AppConfig):
     verbose_name = "WhatsApp"
 
     def ready(self) -> None:
-        # Declares the periodic backfill in every process, so the worker schedules it (jobs/services.py).
-        from whatsapp import backfill  # noqa: F401
+        # Declares the periodic backfill and exports' clean-up in every process, so the worker
+        # schedules them (jobs/services.py).
+        from whatsapp import backfill, exports  # noqa: F401

@@ -1,6 +1,8 @@
 import json
 import uuid
+from urllib.parse import parse_qsl
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -334,3 +336,54 @@ class MediaFile(models.Model):
     def inline(self) -> bool:
         """Shown in the page (pictures, players) rather than downloaded as an attachment."""
         return self.kind in ("image", "audio", "video")
+
+
+class MessageExport(models.Model):
+    """A CSV of many messages, written by a job into Django's storage for the staff member who asked.
+
+    A selection past EXPORT_STREAM_MAX_ROWS is not streamed to the browser (3,000,000 rows outlive
+    gunicorn's timeout): the admin's export action keeps what was selected here, the job
+    (whatsapp/exports.py) writes the file, and staff download it from *Your exports* when it is ready.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting"
+        RUNNING = "running", "being written"
+        READY = "ready"
+        FAILED = "failed"
+
+    # Random: the download's address cannot be guessed from another's (it is checked anyway).
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Kept when its user is deleted, so its file is still cleaned up in time (superusers may fetch it).
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    # What was selected: the message list's query, pickled by the admin's action (Django supports
+    # pickling QuerySet.query to run it again later). Written by this application only.
+    query = models.BinaryField()
+    # The list's filters and search as its address had them (direction__exact=inbound&q=…), to say what it holds.
+    selection = models.TextField(blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    reason = models.TextField(blank=True, help_text="Why it failed.")
+    file = models.FileField(max_length=512, blank=True)
+    rows = models.BigIntegerField(null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "whatsapp_message_exports"
+        verbose_name = "message export"
+        indexes = [models.Index(fields=["requested_by", "-requested_at"], name="message_exports_by_user")]
+
+    def __str__(self) -> str:
+        return f"messages export {self.requested_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def selection_shown(self) -> str:
+        """What the list was filtered and searched by, as staff read it (direction__exact=inbound, q=доставка)."""
+        return ", ".join(f"{key}={value}" for key, value in parse_qsl(self.selection))
+
+    @property
+    def file_name(self) -> str:
+        """The name the download is saved as."""
+        return f"messages-{timezone.localtime(self.requested_at):%Y-%m-%d-%H%M}.csv"

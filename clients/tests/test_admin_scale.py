@@ -95,3 +95,26 @@ def test_a_client_is_found_by_its_lid(staff) -> None:
     Client.objects.create(name="Скрытый", whatsapp_lid="120650379300963")
     assert "Скрытый" in found(staff, "/admin/clients/client/", "120650379300963")
     assert "Скрытый" in found(staff, "/admin/clients/client/", "120650379300963@lid")
+
+
+@needs_postgres("the plan is PostgreSQL's")
+def test_a_common_word_is_probed_client_by_client_in_the_lists_order(staff, monkeypatch) -> None:
+    """Past TEXT_SEARCH_COLLECT_MAX messages (the planner's estimate) the writers of a word are not
+    collected: each client of the page is probed in activity order, and the page stops when full."""
+    monkeypatch.setattr("whatsapp.admin.TEXT_SEARCH_COLLECT_MAX", 0)
+    for n in range(6):
+        client = Client.objects.create(name=f"Клиент {n}", whatsapp_id=f"7999000000{n}")
+        text = "Когда ДОСТАВКА заказа?" if n % 2 else "Спасибо"
+        Message.objects.create(client=client, direction="inbound", content=text)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE messages")
+    with CaptureQueriesContext(connection) as queries:
+        page = found(staff, "/admin/clients/client/", "доставка")
+    assert [n for n in range(6) if f"Клиент {n}<" in page] == [1, 3, 5]
+    assert page.index("Клиент 5") < page.index("Клиент 3") < page.index("Клиент 1"), "latest activity first"
+    listed = next(q["sql"] for q in queries if q["sql"].startswith('SELECT "clients"') and "LIMIT" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + listed)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "SubPlan" in plan
+    assert "hashed SubPlan" not in plan, plan

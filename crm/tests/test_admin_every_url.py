@@ -29,7 +29,8 @@ from accounts.models import User
 from clients.models import Client
 from conftest import PAYLOADS, make_jobs_due, payload, run_jobs
 from jobs.tests.test_jobs import media_job
-from whatsapp.models import Message, Notification
+from whatsapp.exports import export_request
+from whatsapp.models import Message, MessageExport, Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,7 @@ def build_data(post_webhook, repair_message_inserts, fake_greenapi) -> None:
         file_name="invoice.pdf",
         external_id="HOSTILE-LINK",
     )
+    build_exports()
     build_jobs(post_webhook, fake_greenapi)
     fake_greenapi.fail_with = 466  # replies are refused by Green API (and kept as failed)
     Group.objects.create(name="Operators").permissions.set(Permission.objects.filter(codename__startswith="view_"))
@@ -90,6 +92,14 @@ def build_data(post_webhook, repair_message_inserts, fake_greenapi) -> None:
     api = HttpClient()
     tokens = api.post("/auth/login", {"email": "root@example.com", "password": "pw"}, content_type="application/json")
     api.post("/auth/refresh", {"refreshToken": tokens.json()["refreshToken"]}, content_type="application/json")
+
+
+def build_exports() -> None:
+    """An export of every message, written by its job: the superuser's, whom the others may not download from."""
+    root = User.objects.get(email="root@example.com")
+    export_request(queryset=Message.objects.all(), user=root)
+    run_jobs()
+    assert MessageExport.objects.get().state == "ready"
 
 
 def build_jobs(post_webhook, fake) -> None:
@@ -140,6 +150,8 @@ def values_for(model: type | None, route: str) -> list[dict[str, str]]:
         return [{}]
     if names == {"object_id"} and model is not None:
         return [{"object_id": quote(str(pk))} for pk in representatives(model)]
+    if names == {"export_id"}:
+        return [{"export_id": str(pk)} for pk in MessageExport.objects.values_list("pk", flat=True)]
     if names == {"app_label"}:
         return [{"app_label": label} for label in sorted({m._meta.app_label for m in admin.site._registry})]
     if names == {"content_type_id", "object_id"}:
@@ -282,7 +294,7 @@ def expect_get(visit: Visit, kind: str, url: str, answer) -> None:
     open a page that acts (add, delete); staff without permissions open nothing."""
     if visit.role == "superuser":
         return
-    allowed = visit.role == "view-only staff" and kind in ("changelist", "change", "history", "export", "")
+    allowed = visit.role == "view-only staff" and kind in ("changelist", "change", "history", "export", "exports", "")
     if not allowed:
         assert answer.status_code in (*REFUSED, 404), f"{visit.role}: GET {url} answered {answer.status_code}"
     elif kind in ("changelist", "change", "history"):
