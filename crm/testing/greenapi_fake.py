@@ -16,7 +16,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -45,8 +45,10 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 @dataclass
 class FakeFile:
     """A file the fake serves, and how: "ok", "refuse" (500), "expired" (403; downloadFile gives a
-    fresh link), "unsized" (no Content-Length, chunked), "redirect" (302 to `location`); any of
-    them after `delay` seconds."""
+    fresh link), "unsized" (no Content-Length, chunked), "redirect" (302 to `location`), "held"
+    (the first fetch gets its first 64 KB at once and the rest once `release` is set: a download in
+    flight for as long as a test needs; later fetches get it all at once); any of them after `delay`
+    seconds. `served`: the fetches that got the whole file."""
 
     content: bytes
     name: str
@@ -54,6 +56,8 @@ class FakeFile:
     delay: float = 0.0
     location: str = ""
     fetches: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
+    served: int = 0
 
 
 DEFAULT_SETTINGS = {
@@ -328,6 +332,10 @@ class FakeGreenAPI:
             return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", 403)
         if file.behaviour == "redirect":
             return Response("", status=302, headers={"Location": file.location})
+        if file.behaviour == "held":
+            headers = {"Content-Length": str(len(file.content))}
+            body = _held(file, first=file.fetches == 1)
+            return Response(body, status=200, content_type="application/octet-stream", headers=headers)
         if file.behaviour == "unsized":
             return Response(_chunks(file.content), status=200, content_type="application/octet-stream")
         return Response(file.content, status=200, content_type="application/octet-stream")
@@ -388,3 +396,11 @@ class FakeGreenAPI:
 def _chunks(content: bytes) -> Iterator[bytes]:
     for start in range(0, len(content), 65536):
         yield content[start : start + 65536]
+
+
+def _held(file: FakeFile, *, first: bool) -> Iterator[bytes]:
+    yield file.content[:65536]
+    if first:
+        file.release.wait(timeout=120)
+    yield from _chunks(file.content[65536:])
+    file.served += 1
