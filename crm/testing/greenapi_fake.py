@@ -7,6 +7,7 @@ REFERENCE §9) and the message history (lastIncomingMessages, lastOutgoingMessag
 in their flat shape, §15), and answers 429 past each method's documented rate (§10).
 """
 
+import hashlib
 import json
 import re
 import secrets
@@ -110,6 +111,17 @@ FAILURES = {
 }
 
 
+class StreamingHTTPServer(HTTPServer):
+    """pytest-httpserver reads every request's whole body into memory before its handler runs;
+    this one leaves the body to the handler, so a test can tell what the sending process holds
+    (with `FakeGreenAPI.keep_uploads` off, an upload is read a chunk at a time)."""
+
+    def application(self, request: Request) -> Response:
+        response = self.dispatch(request)
+        self.log.append((request, response))
+        return response
+
+
 class FakeGreenAPI:
     def __init__(self, server: HTTPServer, *, id_instance: str = "1103123456", token: str = "fake-token-123") -> None:
         self.server = server
@@ -125,6 +137,7 @@ class FakeGreenAPI:
         self.downloads: dict[str, str] = {}  # idMessage → the file key downloadFile answers with
         self.download_requests: list[dict] = []
         self.sent_files: list[dict] = []  # what sendFileByUpload and sendFileByUrl received
+        self.keep_uploads = True  # False: an upload's size and sha256 are recorded, not its bytes
         self.queue: list[tuple[int, dict]] = []  # (receiptId, body), oldest first
         self.deleted: list[int] = []
         # Runs with the receiptId before deleting; False: the request is dropped, as if never sent.
@@ -210,10 +223,17 @@ class FakeGreenAPI:
         form, upload = request.form, request.files.get("file")
         if upload is None or not form.get("chatId"):
             return self._bad_request("'file' and 'chatId' are required")
+        got = {"chatId": form["chatId"], "fileName": form.get("fileName", ""), "caption": form.get("caption", "")}
+        if not self.keep_uploads:  # a large file's digest, so this process never holds it whole
+            digest, size = hashlib.sha256(), 0
+            while chunk := upload.read(65536):
+                digest.update(chunk)
+                size += len(chunk)
+            got |= {"size": size, "sha256": digest.hexdigest()}
+            return self._file_sent({"method": "sendFileByUpload", **got}, self.add_file(b"", got["fileName"]))
         content = upload.read()
         if len(content) > 100 * 1024 * 1024:
             return Response("File exceeded max upload size. Limit: 100mb", status=500)
-        got = {"chatId": form["chatId"], "fileName": form.get("fileName", ""), "caption": form.get("caption", "")}
         url = self.add_file(content, got["fileName"] or "file")
         return self._file_sent({"method": "sendFileByUpload", **got, "content": content}, url)
 
