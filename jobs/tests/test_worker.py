@@ -73,6 +73,7 @@ def test_a_job_whose_worker_was_killed_mid_download_is_done_once_by_the_next(
         assert wait_for(lambda: MediaFile.objects.get(pk=media.pk).state == "stored"), second.output()
     finally:
         second.stop()
+        first.stop()  # its log, closed and removed
     job = DBTaskResult.objects.get()
     assert job.status == "SUCCESSFUL"
     assert len(job.worker_ids) == 2
