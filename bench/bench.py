@@ -8,7 +8,9 @@
    each distinct one once, every message once, none failed.
 4. GET /whatsapp/stats at 1,000 messages and at --messages (seed_demo_data), median of many requests.
 5. clear_whatsapp_messages at --messages (time, max RSS) against a raw DELETE of as many rows.
-6. The figures, the machine and the command go to bench/RESULTS.md; raw numbers to bench/out/.
+6. The Procfile's worker downloading --downloads files of 100 KB from a local file server (median of
+   runs), and what enqueuing a file's job costs the webhook (bench/downloads.py).
+7. The figures, the machine and the command go to bench/RESULTS.md; raw numbers to bench/out/.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import candidates
+import downloads
 import load
 import processes
 import psycopg
@@ -51,6 +54,10 @@ class Sizes:
     stats_requests: int
     small_clients: int = 100
     large_clients: int = 10_000
+    downloads: int = 300
+    download_runs: int = 3
+    download_bytes: int = 100 * 1024
+    hook_rounds: int = 520
 
 
 def main(argv: list[str]) -> int:
@@ -58,6 +65,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run (default 20)")
     parser.add_argument("--messages", type=int, default=1_000_000, help="the large data set (default 1000000)")
     parser.add_argument("--database", default="crm_bench", help="dropped and created (default crm_bench)")
+    parser.add_argument("--downloads", type=int, default=300, help="files the worker downloads (default 300)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, every stage; writes bench/out/smoke only")
     parser.add_argument("--candidates", action="store_true", help="servers side by side (bench/candidates.py)")
     parser.add_argument("--only", default="", help="with --candidates: only those whose name contains this")
@@ -68,9 +76,21 @@ def main(argv: list[str]) -> int:
     if args.database in FORBIDDEN_DATABASES or not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
         parser.error(f"refusing to drop and create the database {args.database!r}")
     sizes = (
-        Sizes(duration=2, small=20, large=200, stats_requests=20, small_clients=10, large_clients=50)
+        Sizes(
+            duration=2,
+            small=20,
+            large=200,
+            stats_requests=20,
+            small_clients=10,
+            large_clients=50,
+            downloads=20,
+            download_runs=2,
+            hook_rounds=60,
+        )
         if args.smoke
-        else Sizes(duration=args.duration, small=1_000, large=args.messages, stats_requests=200)
+        else Sizes(
+            duration=args.duration, small=1_000, large=args.messages, stats_requests=200, downloads=args.downloads
+        )
     )
     out = BENCH / "out" / ("smoke" if args.smoke else "latest")
     out.mkdir(parents=True, exist_ok=True)
@@ -132,6 +152,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
         figures["machine"]["gunicorn_workers"] = processes.workers(out / "gunicorn.log")
         _print_modes(figures)
         figures.update(_data_stages(db_url, env, port, sizes, out))
+        figures.update(_media_stages(db_url, env, port, token, sizes, out, figures["webhook"]))
     checks = [figures["check"], figures["cold"]["check"], figures["development"]["check"]]
     checks.append(figures["development"]["cold"]["check"])
     figures["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -350,6 +371,36 @@ def _data_stages(db_url: str, env: dict, port: int, sizes: Sizes, out: Path) -> 
     figures["delete_large"] = {"seconds": round(time.monotonic() - started, 3), "rows": deleted}
     _print_clear(figures, sizes)
     return figures
+
+
+def _media_stages(db_url: str, env: dict, port: int, token: str, sizes: Sizes, out: Path, webhook: dict) -> dict:
+    size = sizes.download_bytes
+    _stage(f"worker: {sizes.downloads} files of {size // 1024} KB from a local file server, {sizes.download_runs} runs")
+    got = downloads.run(
+        db_url=db_url,
+        env=env,
+        port=port,
+        token=token,
+        files=sizes.downloads,
+        size=size,
+        runs=sizes.download_runs,
+        out=out,
+    )
+    each = ", ".join(f"{r['per_second']:.1f}" for r in got["runs"])
+    print(
+        f"  worker downloads: {got['median_per_second']:.1f} files/s, {got['median_mib_per_second']:.1f} MiB/s "
+        f"(median of {sizes.download_runs}: {each}); every file stored once with its size"
+    )
+    _stage(f"enqueue cost: bench/hook_cost.py, {sizes.hook_rounds} text and image messages in-process")
+    cost = downloads.enqueue_cost(env=env, rounds=sizes.hook_rounds, webhook=webhook, out=out)
+    print(
+        f"  CPU per new message: text {cost['text_cpu_ms']:.2f} ms, image with its job {cost['media_cpu_ms']:.2f} ms; "
+        f"at {100 * cost['media_share']:.1f}% files in the mix: {cost['added_ms_per_notification']:.3f} ms "
+        f"per webhook of {cost['webhook_cpu_ms']:.2f} ms"
+    )
+    verdict = "meets" if cost["percent"] <= TARGETS["enqueue cost %"] else "misses"
+    print(f"  enqueue cost: {cost['percent']:.1f}% of the webhook's CPU ({verdict} the target of at most 10%)")
+    return {"downloads": got, "enqueue_cost": cost}
 
 
 def _seed(env: dict, log: Path, clients: int, messages: int) -> tuple[float, int]:

@@ -399,6 +399,9 @@ if MEDIA_S3_BUCKET:
             "default_acl": None,
             "file_overwrite": False,
             "querystring_auth": True,
+            # A file read from the bucket (an upload to Green API, a range served) spills to a
+            # temporary file past 1 MiB; django-storages' default keeps it whole in memory.
+            "max_memory_size": 1024 * 1024,
         },
     }
 

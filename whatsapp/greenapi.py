@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import requests
 from django.conf import settings
+from requests_toolbelt import MultipartEncoder
 
 from whatsapp import fields
 from whatsapp.ratelimit import rate_wait
@@ -87,12 +88,15 @@ class GreenAPI:
         fields = {"chatId": chat_id, "fileName": file_name}
         if caption:
             fields["caption"] = caption
+        # Read from storage as it is sent, a few KB at a time: requests' own `files=` would build
+        # the whole body (up to 100 MB) in the web process's memory first.
+        body = MultipartEncoder(fields={**fields, "file": (file_name, file, "application/octet-stream")})
         # A file's upload outlasts an API call: MEDIA_FETCH_SECONDS, as for a download.
         answer = self._call(
             "POST",
             "sendFileByUpload",
-            data=fields,
-            files={"file": (file_name, file)},
+            data=body,
+            headers={"Content-Type": body.content_type},
             base_url=self.media_url,
             timeout=max(self.timeout, settings.MEDIA_FETCH_SECONDS),
         )

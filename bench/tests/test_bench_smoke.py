@@ -56,3 +56,5 @@ def test_the_benchmark_runs_every_stage_and_loses_nothing(bench_database) -> Non
     assert "cold start:" in result.stdout
     assert "ratio 200 / 20:" in result.stdout, "stats at both sizes"
     assert "ratio clear/DELETE:" in result.stdout
+    assert "every file stored once with its size" in result.stdout, "the worker's downloads"
+    assert "enqueue cost:" in result.stdout

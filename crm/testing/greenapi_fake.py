@@ -7,6 +7,7 @@ REFERENCE §9) and the message history (lastIncomingMessages, lastOutgoingMessag
 in their flat shape, §15), and answers 429 past each method's documented rate (§10).
 """
 
+import hashlib
 import json
 import re
 import secrets
@@ -16,7 +17,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -45,8 +46,10 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 @dataclass
 class FakeFile:
     """A file the fake serves, and how: "ok", "refuse" (500), "expired" (403; downloadFile gives a
-    fresh link), "unsized" (no Content-Length, chunked), "redirect" (302 to `location`); any of
-    them after `delay` seconds."""
+    fresh link), "unsized" (no Content-Length, chunked), "redirect" (302 to `location`), "held"
+    (the first fetch gets its first 64 KB at once and the rest once `release` is set: a download in
+    flight for as long as a test needs; later fetches get it all at once); any of them after `delay`
+    seconds. `served`: the fetches that got the whole file."""
 
     content: bytes
     name: str
@@ -54,6 +57,8 @@ class FakeFile:
     delay: float = 0.0
     location: str = ""
     fetches: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
+    served: int = 0
 
 
 DEFAULT_SETTINGS = {
@@ -106,6 +111,17 @@ FAILURES = {
 }
 
 
+class StreamingHTTPServer(HTTPServer):
+    """pytest-httpserver reads every request's whole body into memory before its handler runs;
+    this one leaves the body to the handler, so a test can tell what the sending process holds
+    (with `FakeGreenAPI.keep_uploads` off, an upload is read a chunk at a time)."""
+
+    def application(self, request: Request) -> Response:
+        response = self.dispatch(request)
+        self.log.append((request, response))
+        return response
+
+
 class FakeGreenAPI:
     def __init__(self, server: HTTPServer, *, id_instance: str = "1103123456", token: str = "fake-token-123") -> None:
         self.server = server
@@ -121,6 +137,7 @@ class FakeGreenAPI:
         self.downloads: dict[str, str] = {}  # idMessage → the file key downloadFile answers with
         self.download_requests: list[dict] = []
         self.sent_files: list[dict] = []  # what sendFileByUpload and sendFileByUrl received
+        self.keep_uploads = True  # False: an upload's size and sha256 are recorded, not its bytes
         self.queue: list[tuple[int, dict]] = []  # (receiptId, body), oldest first
         self.deleted: list[int] = []
         # Runs with the receiptId before deleting; False: the request is dropped, as if never sent.
@@ -206,10 +223,17 @@ class FakeGreenAPI:
         form, upload = request.form, request.files.get("file")
         if upload is None or not form.get("chatId"):
             return self._bad_request("'file' and 'chatId' are required")
+        got = {"chatId": form["chatId"], "fileName": form.get("fileName", ""), "caption": form.get("caption", "")}
+        if not self.keep_uploads:  # a large file's digest, so this process never holds it whole
+            digest, size = hashlib.sha256(), 0
+            while chunk := upload.read(65536):
+                digest.update(chunk)
+                size += len(chunk)
+            got |= {"size": size, "sha256": digest.hexdigest()}
+            return self._file_sent({"method": "sendFileByUpload", **got}, self.add_file(b"", got["fileName"]))
         content = upload.read()
         if len(content) > 100 * 1024 * 1024:
             return Response("File exceeded max upload size. Limit: 100mb", status=500)
-        got = {"chatId": form["chatId"], "fileName": form.get("fileName", ""), "caption": form.get("caption", "")}
         url = self.add_file(content, got["fileName"] or "file")
         return self._file_sent({"method": "sendFileByUpload", **got, "content": content}, url)
 
@@ -328,6 +352,10 @@ class FakeGreenAPI:
             return Response("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>", 403)
         if file.behaviour == "redirect":
             return Response("", status=302, headers={"Location": file.location})
+        if file.behaviour == "held":
+            headers = {"Content-Length": str(len(file.content))}
+            body = _held(file, first=file.fetches == 1)
+            return Response(body, status=200, content_type="application/octet-stream", headers=headers)
         if file.behaviour == "unsized":
             return Response(_chunks(file.content), status=200, content_type="application/octet-stream")
         return Response(file.content, status=200, content_type="application/octet-stream")
@@ -388,3 +416,11 @@ class FakeGreenAPI:
 def _chunks(content: bytes) -> Iterator[bytes]:
     for start in range(0, len(content), 65536):
         yield content[start : start + 65536]
+
+
+def _held(file: FakeFile, *, first: bool) -> Iterator[bytes]:
+    yield file.content[:65536]
+    if first:
+        file.release.wait(timeout=120)
+    yield from _chunks(file.content[65536:])
+    file.served += 1

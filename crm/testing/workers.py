@@ -4,9 +4,20 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from crm.testing.servers import ROOT, procfile_command
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    """Whether `condition()` came true within `seconds` (looked at five times a second)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 class Worker:

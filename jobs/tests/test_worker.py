@@ -10,7 +10,7 @@ from django_tasks_db.models import DBTaskResult
 from conftest import postgres_only
 from crm.testing.greenapi_fake import png
 from crm.testing.servers import database_url
-from crm.testing.workers import Worker
+from crm.testing.workers import Worker, wait_for
 from whatsapp.doctor import check_jobs
 from whatsapp.models import MediaFile
 
@@ -28,15 +28,6 @@ def worker(fake, media_root, **env: str) -> Worker:
         GREEN_API_BACKFILL_MINUTES="0",  # these tests count the media jobs alone
         **env,
     ).start()
-
-
-def wait_for(condition, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def media_message(post_webhook, fake, url: str) -> MediaFile:
@@ -82,6 +73,7 @@ def test_a_job_whose_worker_was_killed_mid_download_is_done_once_by_the_next(
         assert wait_for(lambda: MediaFile.objects.get(pk=media.pk).state == "stored"), second.output()
     finally:
         second.stop()
+        first.stop()  # its log, closed and removed
     job = DBTaskResult.objects.get()
     assert job.status == "SUCCESSFUL"
     assert len(job.worker_ids) == 2

@@ -1,6 +1,10 @@
 """Sending files: the admin's reply box and POST /whatsapp/messages, through Green API's
 sendFileByUpload and sendFileByUrl (a real local server), stored first and kept in our storage."""
 
+import hashlib
+import os
+import tracemalloc
+
 import pytest
 import requests
 from django.core.files.storage import default_storage
@@ -10,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import User
 from clients.models import Client
 from conftest import grant, run_jobs
-from crm.testing.greenapi_fake import PDF, png
+from crm.testing.greenapi_fake import PDF, FakeGreenAPI, StreamingHTTPServer, png
 from whatsapp.attachments import attachment_checked
 from whatsapp.greenapi import GreenAPIError
 from whatsapp.models import MediaFile, Message
@@ -248,3 +252,36 @@ def test_the_reply_box_drops_a_file_over_media_max_bytes_as_it_arrives(staff, me
     answer = staff.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Фото", "file": big}, follow=True)
     assert "The file is over MEDIA_MAX_BYTES (1000 bytes): not sent." in answer.content.decode()
     nothing_written(media_fake)
+
+
+@pytest.fixture
+def streaming_fake(settings, media_root):
+    """Green API on a server that reads a request's body only as its handler asks (a chunk at a
+    time for uploads): in this process, so what it holds would count as the sender's."""
+    server = StreamingHTTPServer()
+    server.start()
+    fake = FakeGreenAPI(server)
+    fake.keep_uploads = False
+    settings.GREEN_API_URL = fake.url
+    settings.GREEN_API_ID_INSTANCE = fake.id_instance
+    settings.GREEN_API_TOKEN = fake.token
+    yield fake
+    server.clear()
+    server.stop()
+
+
+def test_an_upload_is_streamed_from_storage_never_held_whole_in_memory(streaming_fake, anna) -> None:
+    content = PDF + os.urandom(20 * 1024 * 1024)
+    attachment = attachment_checked(upload=upload(content, "scan.pdf", "application/pdf"))
+    tracemalloc.start()
+    try:
+        message = message_send(client=anna, text="", attachment=attachment)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    sent = streaming_fake.sent_files[0]
+    assert (sent["size"], sent["sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
+    assert message.status == "sent"
+    # requests' own multipart body (`files=`) held the file twice over: 42 MiB. What is left is
+    # mostly the stand-in's multipart parser, in this process too.
+    assert peak < len(content), f"{peak / 2**20:.1f} MiB held while sending a 20 MiB file"
