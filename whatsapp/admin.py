@@ -229,8 +229,6 @@ class CannedReplyAdmin(admin.ModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: CannedReply | None = None, change: bool = False, **kwargs: object
     ) -> type:
-        if not request.user.has_perm(SHARED_PERMISSION):
-            kwargs["exclude"] = ["shared"]
         form = super().get_form(request, obj, change, **kwargs)
         form.user = request.user
         return form

@@ -71,7 +71,9 @@ class CannedReplyForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        if "shared" in self.fields:
+        if not self.user.has_perm(SHARED_PERMISSION):
+            del self.fields["shared"]  # a reply stays as it is: personal, or shared by someone allowed
+        else:
             self.fields["shared"].initial = self.instance.pk is not None and self.instance.shared
 
     def clean_shortcut(self) -> str:
