@@ -263,18 +263,19 @@ class Instance(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
 
     def clean(self) -> None:
+        errors = {}
         try:
             self.zone  # noqa: B018 - reading it is the check
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(
-                {"time_zone": f"“{self.time_zone}” is not a time zone (Europe/Moscow, UTC…)."}
-            ) from None
-        if self.auto_reply_enabled and not self.auto_reply_text.strip():
-            raise ValidationError({"auto_reply_text": "Write the automatic reply, or turn it off."})
+            errors["time_zone"] = f"“{self.time_zone}” is not a time zone (Europe/Moscow, UTC…)."
         try:
             placeholders_check(self.auto_reply_text, allowed={"client_name"})
         except PlaceholderError as error:
-            raise ValidationError({"auto_reply_text": str(error)}) from None
+            errors["auto_reply_text"] = str(error)
+        if self.auto_reply_enabled and not self.auto_reply_text.strip():
+            errors["auto_reply_text"] = "Write the automatic reply, or turn it off."
+        if errors:
+            raise ValidationError(errors)
 
 
 class MessageCount(models.Model):

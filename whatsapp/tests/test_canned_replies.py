@@ -160,7 +160,9 @@ def test_an_agent_cannot_edit_or_delete_a_shared_reply_but_a_lead_can(client) ->
     client.force_login(staff("agent"))
     assert client.get(change_url(shared)).status_code == 200  # read-only
     assert client.post(change_url(shared), {"shortcut": "hello", "text": "Changed"}).status_code == 403
-    assert client.post(reverse("admin:whatsapp_cannedreply_delete", args=[shared.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:whatsapp_cannedreply_delete", args=[shared.pk]), {"post": "yes"}).status_code == 403
+    )
     shared.refresh_from_db()
     assert shared.text == "Hi"
     client.force_login(staff("lead"))

@@ -61,7 +61,10 @@ def test_a_note_is_kept_with_its_author_and_time_and_shown_in_the_thread_among_t
     writer = staff("note writer")
     client.force_login(writer)
     Note.objects.create(
-        client=anna, author=writer, author_name="Ольга", text="Звонила, просит перезвонить",
+        client=anna,
+        author=writer,
+        author_name="Ольга",
+        text="Звонила, просит перезвонить",
         created_at=timezone.now() - timedelta(minutes=7),
     )
     answer = client.post(note_url(anna), {"text": "  Клиент VIP, скидка 10%  "})
@@ -82,13 +85,18 @@ def test_notes_follow_the_thread_pages(client, anna) -> None:
     old = timezone.now() - timedelta(days=30)
     Note.objects.create(client=anna, author=writer, author_name="Ольга", text="старая заметка", created_at=old)
     Message.objects.bulk_create(
-        Message(client=anna, direction="inbound", content=f"m{i}", external_id=f"PAGE{i}", sent_at=old + timedelta(hours=i))
+        Message(
+            client=anna, direction="inbound", content=f"m{i}", external_id=f"PAGE{i}", sent_at=old + timedelta(hours=i)
+        )
         for i in range(THREAD_SIZE)
     )
     assert "старая заметка" not in page_of(client, anna)  # it belongs to an older page
     newest = page_of(client, anna)
     older = newest.split('href="?', 1)[1].split("#thread", 1)[0].replace("&amp;", "&")
-    assert "старая заметка" in client.get(reverse("admin:clients_client_change", args=[anna.pk]) + "?" + older).content.decode()
+    assert (
+        "старая заметка"
+        in client.get(reverse("admin:clients_client_change", args=[anna.pk]) + "?" + older).content.decode()
+    )
 
 
 def test_a_note_is_never_sent_counted_exported_or_unread(client, anna, fake_greenapi, api) -> None:
@@ -99,9 +107,15 @@ def test_a_note_is_never_sent_counted_exported_or_unread(client, anna, fake_gree
     assert Note.objects.count() == 1
     assert fake_greenapi.sent == [] and fake_greenapi.sent_files == []
     assert Message.objects.count() == 2
-    assert Client.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(pk=anna.pk) == before
+    assert (
+        Client.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(pk=anna.pk)
+        == before
+    )
     after = api.get("/whatsapp/stats").json()
-    assert (after["totalMessages"], after["messagesByDirection"]) == (stats["totalMessages"], stats["messagesByDirection"])
+    assert (after["totalMessages"], after["messagesByDirection"]) == (
+        stats["totalMessages"],
+        stats["messagesByDirection"],
+    )
     assert "Только для своих" not in str(after)
     grant(User.objects.get(email="note-writer@example.com"), "whatsapp.view_message")
     export = client.get(reverse("admin:clients_client_export", args=[anna.pk]))
