@@ -118,7 +118,8 @@ def test_an_agent_adds_a_personal_reply_and_cannot_share_it(client) -> None:
     agent = staff("agent")
     client.force_login(agent)
     page = client.get(add_url())
-    assert page.status_code == 200 and 'name="shared"' not in page.content.decode()
+    assert page.status_code == 200
+    assert 'name="shared"' not in page.content.decode()
     answer = client.post(add_url(), {"shortcut": "Hello", "text": "Здравствуйте, {client_name}!", "shared": "on"})
     assert answer.status_code == 302
     reply = CannedReply.objects.get()

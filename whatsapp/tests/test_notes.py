@@ -68,7 +68,8 @@ def test_a_note_is_kept_with_its_author_and_time_and_shown_in_the_thread_among_t
         created_at=timezone.now() - timedelta(minutes=7),
     )
     answer = client.post(note_url(anna), {"text": "  Клиент VIP, скидка 10%  "})
-    assert answer.status_code == 302 and answer["Location"].endswith("#thread")
+    assert answer.status_code == 302
+    assert answer["Location"].endswith("#thread")
     note = Note.objects.get(text="Клиент VIP, скидка 10%")
     assert (note.author, note.author_name, note.client) == (writer, "Ольга", anna)
     assert timezone.now() - note.created_at < timedelta(minutes=1)
@@ -105,7 +106,8 @@ def test_a_note_is_never_sent_counted_exported_or_unread(client, anna, fake_gree
     client.force_login(staff("note writer"))
     client.post(note_url(anna), {"text": "Только для своих"})
     assert Note.objects.count() == 1
-    assert fake_greenapi.sent == [] and fake_greenapi.sent_files == []
+    assert fake_greenapi.sent == []
+    assert fake_greenapi.sent_files == []
     assert Message.objects.count() == 2
     assert (
         Client.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(pk=anna.pk)
