@@ -5,7 +5,8 @@ Both write paths call `auto_reply_consider` for a client's new message, in the t
 stores it (whatsapp/messages.py, whatsapp/fast_path.py); nothing else does, so our own messages,
 statuses and redeliveries (the message is stored already: nothing new) never reply, and it turns
 away what the backfill recovers from Green API's history and anything that arrives late. The reply's
-row (AutoReply, unique per instance, chat and day) and its job commit together; a second message at
+row (AutoReply, unique per instance, chat and day) and its job commit together (with the message on
+the general way; right after the fast path's own statement committed it otherwise); a second message at
 the same moment meets the unique row and does nothing, so two replies never go. The job
 (`auto_reply_send`, in the Procfile's worker) sends it the way staff replies go: stored first as a
 message, then Green API's sendMessage (whatsapp/outbound.py).
