@@ -33,6 +33,17 @@ def _webhook_defaults(settings) -> None:
     settings.WEBHOOK_LOG_FULL_BODY = True
 
 
+@pytest.fixture(autouse=True)
+def _business_hours_read_afresh() -> None:
+    """Each process keeps what it read of business hours for a few seconds (whatsapp/hours.py); a test's
+    rows are gone after it, so each test reads its own."""
+    from whatsapp.hours import hours_forget
+
+    hours_forget()
+    yield
+    hours_forget()
+
+
 def payload(name: str) -> dict:
     return json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
 

@@ -19,9 +19,11 @@ from whatsapp.admin_views import messages_csv
 from whatsapp.content import CONTENT_PARSERS
 from whatsapp.display import type_label
 from whatsapp.exports import export_needed
+from whatsapp.hours import hours_forget
 from whatsapp.kinds import KINDS
 from whatsapp.media_views import media_html
-from whatsapp.models import Instance, Message, Notification
+from whatsapp.models import CannedReply, Instance, Message, Notification, OpeningHours
+from whatsapp.replies import SHARED_PERMISSION, CannedReplyForm, replies_visible, reply_may_edit
 
 # What an idMessage looks like (BAE5F4886F9F1234, 3EB0C767D097B7D4A5A3): only such a word is looked
 # up as one, so other searches keep to indexed conditions.
@@ -180,17 +182,83 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
 
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+
+
+# Staff edit an instance's business hours (whatsapp/hours.py); everything else is what it last reported.
+BUSINESS_HOURS_FIELDS = ["time_zone", "auto_reply_enabled", "auto_reply_text"]
+
+
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
-    list_display = ["id_instance", "wid", "state", "state_changed_at", "socket_status", "updated_at"]
-    readonly_fields = [f.name for f in Instance._meta.fields]
+    list_display = ["id_instance", "wid", "state", "state_changed_at", "socket_status", "auto_reply_enabled"]
+    inlines = [OpeningHoursInline]
+    fieldsets = [
+        (None, {"fields": [f.name for f in Instance._meta.fields if f.name not in BUSINESS_HOURS_FIELDS]}),
+        (
+            "Business hours",
+            {
+                "fields": BUSINESS_HOURS_FIELDS,
+                "description": (
+                    "Outside the opening hours below (in the time zone above), a client who writes gets the "
+                    "automatic reply, once per chat per day. A weekday without hours is closed all day."
+                ),
+            },
+        ),
+    ]
 
-    # What the instance last reported: kept by its notifications, never typed in.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_readonly_fields(self, request: HttpRequest, obj: Instance | None = None) -> list[str]:
+        # A new row is an instance not heard from yet: its id is typed, as GREEN_API_ID_INSTANCE says it.
+        reported = [f.name for f in Instance._meta.fields if f.name not in BUSINESS_HOURS_FIELDS]
+        return [name for name in reported if obj is not None or name != "id_instance"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Instance | None = None) -> bool:
-        return False
+    def save_related(self, request: HttpRequest, form: object, formsets: list, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        hours_forget()  # this process at once; the others within hours.CONFIG_SECONDS
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Quick replies: shared ones and the user's own (see whatsapp/replies.py for who may do what)."""
+
+    form = CannedReplyForm
+    list_display = ["shortcut_shown", "whose", "preview", "updated_at"]
+    search_fields = ["shortcut", "text"]
+
+    @admin.display(description="shortcut", ordering="shortcut")
+    def shortcut_shown(self, obj: CannedReply) -> str:
+        return f"/{obj.shortcut}"
+
+    @admin.display(description="whose")
+    def whose(self, obj: CannedReply) -> str:
+        return "shared" if obj.shared else f"personal ({obj.owner})"
+
+    @admin.display(description="text")
+    def preview(self, obj: CannedReply) -> str:
+        return obj.text if len(obj.text) <= 80 else obj.text[:79] + "…"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CannedReply]:
+        return replies_visible(user=request.user)
+
+    def get_form(
+        self, request: HttpRequest, obj: CannedReply | None = None, change: bool = False, **kwargs: object
+    ) -> type:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user
+        return form
+
+    def get_fields(self, request: HttpRequest, obj: CannedReply | None = None) -> list[str]:
+        return ["shortcut", "text", *(["shared"] if request.user.has_perm(SHARED_PERMISSION) else [])]
+
+    def has_change_permission(self, request: HttpRequest, obj: CannedReply | None = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or reply_may_edit(user=request.user, reply=obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: CannedReply | None = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or reply_may_edit(user=request.user, reply=obj))
 
 
 class ClientConversationAdmin(ClientAdmin):
@@ -202,9 +270,13 @@ class ClientConversationAdmin(ClientAdmin):
     def get_urls(self) -> list[URLPattern | URLResolver]:
         send = self.admin_site.admin_view(partial(admin_views.client_send, model_admin=self))
         export = self.admin_site.admin_view(partial(admin_views.client_export, model_admin=self))
+        note = self.admin_site.admin_view(partial(admin_views.client_note, model_admin=self))
+        replies = self.admin_site.admin_view(partial(admin_views.client_replies, model_admin=self))
         return [
             path("<path:object_id>/send/", send, name="clients_client_send"),
             path("<path:object_id>/export/", export, name="clients_client_export"),
+            path("<path:object_id>/note/", note, name="clients_client_note"),
+            path("<path:object_id>/replies/", replies, name="clients_client_replies"),
             *super().get_urls(),
         ]
 

@@ -16,7 +16,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -26,9 +26,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Client
 from crm.csv_export import csv_response
-from whatsapp import exports
+from whatsapp import exports, notes, replies
 from whatsapp.media_views import media_html
-from whatsapp.models import CONVERSATION_ORDER, Message, MessageExport
+from whatsapp.models import CONVERSATION_ORDER, AutoReply, Message, MessageExport
 
 if TYPE_CHECKING:
     from whatsapp.attachments import Attachment
@@ -95,16 +95,32 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
         m.external_id: m.content
         for m in Message.objects.filter(client=client, external_id__in=quoted_ids).only("external_id", "content")
     }
+    automatic = set(AutoReply.objects.filter(message__in=[m.pk for m in thread]).values_list("message_id", flat=True))
     for message in thread:
         message.quoted_text = quoted.get(message.quoted_external_id, "")
         message.media_shown = media_html(message)
+        message.automatic = message.pk in automatic
     return {
-        "thread": thread,
+        "thread": _with_notes(request, client, thread, before=before, complete=older is None),
         "thread_older": older,
         "thread_paged": before is not None,
         "can_send": request.user.has_perm(SEND_PERMISSION),
+        "can_add_note": request.user.has_perm(notes.ADD_PERMISSION),
         "media_max_bytes": settings.MEDIA_MAX_BYTES,
     }
+
+
+def _with_notes(request: HttpRequest, client: Client, thread: list, *, before: datetime | None, complete: bool) -> list:
+    """The page's messages with the private notes written in the time they span, in time order (a
+    note's time is when it was written, a message's WhatsApp's). Notes older than the first message
+    shown belong to an older page, unless there is none."""
+    if not request.user.has_perm(notes.VIEW_PERMISSION):
+        return thread
+    after = None if complete or not thread else thread[0].sent_at
+    found = notes.notes_between(client=client, after=after, before=before)
+    for note in found:
+        note.is_note, note.sent_at = True, note.created_at
+    return sorted([*thread, *found], key=lambda item: item.sent_at)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -137,6 +153,30 @@ def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.Mode
     else:
         messages.success(request, f"Sent to {client} ({message.get_status_display()}).")
     return HttpResponseRedirect(change_url + "#reply")
+
+
+@require_POST
+def client_note(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """A private note in the conversation: kept here, never sent."""
+    client = _client_or_404(model_admin, request, object_id)
+    if not (model_admin.has_view_permission(request, client) and request.user.has_perm(notes.ADD_PERMISSION)):
+        raise PermissionDenied
+    try:
+        notes.note_add(client=client, author=request.user, text=request.POST.get("text", ""))
+    except ValueError as error:
+        messages.error(request, f"Note not kept: {error}")
+    else:
+        messages.success(request, "Note kept (only staff see it).")
+    return HttpResponseRedirect(reverse("admin:clients_client_change", args=[client.pk]) + "#thread")
+
+
+@require_GET
+def client_replies(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """The canned replies the reply box offers for `/shortcut`, rendered for this client and this user."""
+    client = _client_or_404(model_admin, request, object_id)
+    if not (model_admin.has_view_permission(request, client) and request.user.has_perm(SEND_PERMISSION)):
+        raise PermissionDenied
+    return JsonResponse({"replies": replies.replies_offered(user=request.user, client=client)})
 
 
 def _attachment(request: HttpRequest) -> "Attachment | None":

@@ -54,6 +54,7 @@ from clients.services import (
 from crm.db import LOCK_SQL, db_values, lock_name, query_sql
 from whatsapp import logs
 from whatsapp.content import MEDIA_TYPES
+from whatsapp.hours import auto_reply_consider
 from whatsapp.media import media_enqueue
 from whatsapp.messages import merge_repeat
 from whatsapp.models import Message, Notification
@@ -349,8 +350,10 @@ def _message_stored(parsed: MessageNotification, row: tuple, columns: dict) -> S
             outcome, detail = merge_repeat(message, parsed)
             Notification.objects.filter(pk=notification_id).update(outcome=outcome, detail=detail)
         return notification_id, outcome, detail, False
+    stored = Message(id=message_id, client_id=client_id, **columns)
     if columns["type_message"] in MEDIA_TYPES:
-        media_enqueue(message=Message(id=message_id, **columns), thumbnail=parsed.content.thumbnail)
+        media_enqueue(message=stored, thumbnail=parsed.content.thumbnail)
+    auto_reply_consider(parsed=parsed, message=stored)
     if is_outbound(parsed):
         _apply_waiting(parsed.envelope.instance_id, parsed.envelope.id_message)
     logs.log_processed(parsed, client_id=client_id, who=person.value)

@@ -9,6 +9,7 @@ from clients.models import Client
 from clients.services import client_find_or_create_by_lid, client_find_or_create_by_phone
 from crm.db import insert_or_skip, lock_key
 from whatsapp import logs
+from whatsapp.hours import auto_reply_consider
 from whatsapp.media import media_enqueue
 from whatsapp.models import Message, Notification
 from whatsapp.notifications import ChatId, Malformed, MessageNotification
@@ -36,6 +37,7 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
     if not insert_or_skip(message):
         return merge_repeat(message, parsed)
     media_enqueue(message=message, thumbnail=content.thumbnail)
+    auto_reply_consider(parsed=parsed, message=message)
     if outbound:
         apply_waiting_statuses(message)
     logs.log_processed(parsed, client_id=client.pk, who=client.whatsapp_id or client.whatsapp_lid or "")

@@ -73,6 +73,8 @@ class Envelope:
     wid: str
     timestamp: datetime | None
     id_message: str
+    # Written by the backfill (whatsapp/history.py) for a message found in Green API's history.
+    recovered: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ def envelope_of(body: dict) -> Envelope:
         wid=as_str(instance.get("wid")),
         timestamp=as_timestamp(body.get("timestamp")),
         id_message=as_str(body.get("idMessage"))[:128],
+        recovered="recoveredFrom" in body,
     )
 
 

@@ -49,9 +49,15 @@ def message_send(
     """
     if attachment is not None:
         return _file_send(client=client, caption=text, attachment=attachment)
+    return message_deliver(message=message_store(client=client, text=text, quoted_external_id=quoted_external_id))
+
+
+def message_store(*, client: Client, text: str, quoted_external_id: str = "") -> Message:
+    """The first half of message_send: the text stored as pending, not sent yet. For a caller that
+    must commit the message with rows of its own before it goes (the automatic reply, whatsapp/hours.py)."""
     text = _text_checked(text)
     api = GreenAPI.from_settings()
-    message = Message.objects.create(
+    return Message.objects.create(
         client=client,
         direction=Message.Direction.OUTBOUND,
         type_message="textMessage",
@@ -61,8 +67,14 @@ def message_send(
         instance_id=api.instance_number,
         quoted_external_id=quoted_external_id,
     )
+
+
+def message_deliver(*, message: Message) -> Message:
+    """The second half: a stored pending text handed to Green API's sendMessage; `sent`, or `failed`
+    with the reason (and GreenAPIError is raised)."""
+    api = GreenAPI.from_settings()
     try:
-        id_message = api.send_message(message.chat_id, text, quoted_external_id)
+        id_message = api.send_message(message.chat_id, message.content, message.quoted_external_id)
     except GreenAPIError as error:
         _message_failed(message, error)
         raise

@@ -30,7 +30,7 @@ from clients.models import Client
 from conftest import PAYLOADS, make_jobs_due, payload, run_jobs
 from jobs.tests.test_jobs import media_job
 from whatsapp.exports import export_request
-from whatsapp.models import Message, MessageExport, Notification
+from whatsapp.models import AutoReply, CannedReply, Instance, Message, MessageExport, Note, Notification, OpeningHours
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,7 @@ def build_data(post_webhook, repair_message_inserts, fake_greenapi) -> None:
     )
     build_exports()
     build_jobs(post_webhook, fake_greenapi)
+    build_staff_data(anna)
     fake_greenapi.fail_with = 466  # replies are refused by Green API (and kept as failed)
     Group.objects.create(name="Operators").permissions.set(Permission.objects.filter(codename__startswith="view_"))
     # A login and a refresh: an outstanding token, and a blacklisted one.
@@ -100,6 +101,22 @@ def build_exports() -> None:
     export_request(queryset=Message.objects.all(), user=root)
     run_jobs()
     assert MessageExport.objects.get().state == "ready"
+
+
+def build_staff_data(anna: Client) -> None:
+    """What staff add around conversations: a shared canned reply (a personal one is its owner's alone,
+    so no other role may open it), a private note, business hours and the automatic reply they sent."""
+    root = User.objects.get(email="root@example.com")
+    CannedReply.objects.create(shortcut="hello", text="Здравствуйте, {client_name}! Это {agent_name}.")
+    Note.objects.create(client=anna, author=root, author_name="root", text="Звонить после 18:00")
+    instance, _ = Instance.objects.update_or_create(
+        id_instance=1103123456, defaults={"auto_reply_enabled": True, "auto_reply_text": "Мы закрыты, {client_name}"}
+    )
+    OpeningHours.objects.create(instance=instance, weekday=0, opens="09:00", closes="18:00")
+    automatic = Message.objects.create(client=anna, direction="outbound", status="sent", content="Мы закрыты, Анна")
+    AutoReply.objects.create(
+        instance_id=1103123456, chat_id="79991234567@c.us", day=timezone.now().date(), client=anna, message=automatic
+    )
 
 
 def build_jobs(post_webhook, fake) -> None:

@@ -19,7 +19,7 @@ WEBHOOK_LINE = [
     {"whatsapp.fast_path"},
     {"whatsapp.kinds"},
     {"whatsapp.messages"},
-    {"whatsapp.statuses", "whatsapp.instances", "whatsapp.media"},
+    {"whatsapp.statuses", "whatsapp.instances", "whatsapp.media", "whatsapp.hours"},
     {"whatsapp.rows", "whatsapp.logs"},
     {"whatsapp.notifications"},
     {"whatsapp.content"},

@@ -4,6 +4,7 @@ answers (PostgreSQL, where the fast path exists)."""
 
 import copy
 import json
+import time
 import uuid
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from clients.models import Client, ClientNumber
 from conftest import PAYLOADS, needs_postgres, payload
 from whatsapp.content import MEDIA_TYPES
-from whatsapp.models import Instance, MediaFile, Message, Notification
+from whatsapp.models import AutoReply, Instance, MediaFile, Message, Notification
 from whatsapp.tests.test_webhook import GUIDE_BODY
 
 pytestmark = [
@@ -86,6 +87,22 @@ def messages_deleted() -> None:
     Message.objects.all().delete()
 
 
+def closed_now() -> None:
+    """Business hours with the automatic reply on and no opening hours: closed whenever the test runs."""
+    from whatsapp.hours import hours_forget
+
+    Instance.objects.create(id_instance=INSTANCE, auto_reply_enabled=True, auto_reply_text="Закрыто, {client_name}")
+    hours_forget()
+
+
+def written_now(name: str, n: int) -> dict:
+    """A message written just now (the automatic reply answers no message that arrives late)."""
+    body = payload(name)
+    body["idMessage"] = f"NOW{n:029d}"
+    body["timestamp"] = int(time.time())
+    return body
+
+
 TEXT = "incomingMessageReceived.textMessage.json"
 API = "outgoingAPIMessageReceived.textMessage.json"
 STATUS = "outgoingMessageStatus.{}.json".format
@@ -113,6 +130,13 @@ SEQUENCES: dict[str, list[Step]] = {
     "a group, then its participant alone": ["incomingMessageReceived.textMessage.group.json", TEXT],
     "the guide's test, sent twice": [guide_body(), guide_body()],
     "the guide's clean-up, then its test again": [guide_body(), messages_deleted, guide_body()],
+    "business hours, closed: two messages, one automatic reply": [
+        closed_now,
+        written_now(TEXT, 1),
+        written_now(TEXT, 2),
+        written_now(TEXT, 2),
+        written_now("incomingMessageReceived.imageMessage.json", 3),
+    ],
     "a media message, its redelivery, after the clean-up": [
         "incomingMessageReceived.imageMessage.json",
         "incomingMessageReceived.imageMessage.json",
@@ -145,6 +169,8 @@ def labels() -> dict[object, str]:
         found[message.pk] = f"message {message.instance_id}:{message.external_id}"
     for media in MediaFile.objects.all():
         found[media.pk] = f"media of {found[media.message_id]}"
+    for reply in AutoReply.objects.all():
+        found[reply.pk] = f"automatic reply {reply.chat_id} {reply.day}"
     return found
 
 
@@ -160,9 +186,12 @@ def rows(model: type[models.Model], names: dict[object, str]) -> list[str]:
     result = []
     for row in model.objects.all():
         data = {f.name: value(f, row) for f in model._meta.concrete_fields if f.name not in UNCOMPARED}
-        if model is DBTaskResult:
+        if model is DBTaskResult and "media_id" in data["args_kwargs"]["kwargs"]:
             media_id = uuid.UUID(data["args_kwargs"]["kwargs"]["media_id"])
             data["args_kwargs"]["kwargs"]["media_id"] = names.get(media_id, "a file deleted since")
+        if model is DBTaskResult and "auto_reply_id" in data["args_kwargs"]["kwargs"]:
+            reply_id = data["args_kwargs"]["kwargs"]["auto_reply_id"]
+            data["args_kwargs"]["kwargs"]["auto_reply_id"] = names.get(reply_id, "an automatic reply deleted since")
         result.append(named(json.dumps(data, sort_keys=True, default=str, ensure_ascii=False), names))
     return sorted(result)
 
@@ -180,12 +209,12 @@ def state(answers: list[dict]) -> dict:
     for answer in answers:
         answer["notificationId"] = names[answer["notificationId"]]
         answer["detail"] = named(answer["detail"], names)
-    tables = (Client, ClientNumber, Notification, Message, MediaFile, DBTaskResult, Instance)
+    tables = (Client, ClientNumber, Notification, Message, MediaFile, DBTaskResult, Instance, AutoReply)
     return {"answers": answers, **{model.__name__: rows(model, names) for model in tables}}
 
 
 def wipe() -> None:
-    for model in (DBTaskResult, MediaFile, Message, Notification, ClientNumber, Client, Instance):
+    for model in (DBTaskResult, AutoReply, MediaFile, Message, Notification, ClientNumber, Client, Instance):
         model.objects.all().delete()
 
 
@@ -194,7 +223,7 @@ def files_kept_once() -> None:
     (A job whose file was deleted with its message stays, and finds nothing to do.)"""
     with_files = Message.objects.filter(type_message__in=MEDIA_TYPES)
     assert MediaFile.objects.count() == with_files.count() == MediaFile.objects.filter(message__in=with_files).count()
-    jobs = [job.args_kwargs["kwargs"]["media_id"] for job in DBTaskResult.objects.all()]
+    jobs = [job.args_kwargs["kwargs"].get("media_id") for job in DBTaskResult.objects.all()]
     media = {str(pk) for pk in MediaFile.objects.values_list("pk", flat=True)}
     assert sorted(job for job in jobs if job in media) == sorted(media)
 
@@ -210,6 +239,14 @@ def test_both_write_paths_store_the_same_rows_and_answer_the_same(post_webhook, 
         wipe()
     general, fast = results
     assert fast == general
+
+
+def test_the_parity_test_compares_automatic_replies(post_webhook, settings) -> None:
+    steps = SEQUENCES["business hours, closed: two messages, one automatic reply"]
+    run(post_webhook, steps)
+    compared = state([])
+    assert len(compared["AutoReply"]) == 1
+    assert len([job for job in compared["DBTaskResult"] if "auto_reply_id" in job]) == 1
 
 
 def test_the_parity_test_sees_a_difference(post_webhook, settings) -> None:
