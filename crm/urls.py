@@ -10,10 +10,11 @@ handler400 = "crm.views.bad_request"
 
 urlpatterns = [
     # Staff work in the admin; `/` is where a browser starts.
-    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("", RedirectView.as_view(pattern_name="admin:inbox_conversation_changelist"), name="home"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
     path("whatsapp/", include("whatsapp.urls")),
+    path("inbox/", include("inbox.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
