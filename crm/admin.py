@@ -21,8 +21,10 @@ class CRMAdminSite(admin.AdminSite):
         return super().index(request, {"dashboard": dashboard(), **(extra_context or {})})
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        """Staff land in the inbox (the conversations), unless they were going somewhere."""
-        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+        """Staff land in the inbox (the conversations), unless they were going somewhere else than
+        the index (where /admin/ sends them)."""
+        going = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
+        if going in ("", reverse("admin:index", current_app=self.name)):
             extra_context = {
                 REDIRECT_FIELD_NAME: reverse("admin:inbox_conversation_changelist"),
                 **(extra_context or {}),

@@ -96,8 +96,9 @@ class ConversationForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True).order_by("email")
-        self.fields["snoozed_until"].help_text = "For a snooze: when it opens again by itself."
+        if "assignee" in self.fields:  # not for those who may only look
+            self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True).order_by("email")
+            self.fields["snoozed_until"].help_text = "For a snooze: when it opens again by itself."
 
     def clean(self) -> dict:
         data = super().clean()
