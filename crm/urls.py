@@ -10,7 +10,7 @@ handler400 = "crm.views.bad_request"
 
 urlpatterns = [
     # Staff work in the admin; `/` is where a browser starts.
-    path("", RedirectView.as_view(pattern_name="admin:inbox_conversation_changelist"), name="home"),
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
     path("whatsapp/", include("whatsapp.urls")),

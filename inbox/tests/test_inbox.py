@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from clients.models import Client
-from conftest import needs_postgres, payload, run_jobs
+from conftest import grant, needs_postgres, payload, run_jobs
 from inbox.models import Agent, Conversation, ConversationEvent
 from inbox.roles import ROLES, roles_ensure
 from inbox.services import conversation_change
@@ -395,3 +395,16 @@ def test_the_migration_and_the_command_make_the_same_roles(db) -> None:
     held = {g.name: set(g.permissions.values_list("codename", flat=True)) for g in Group.objects.all()}
     assert "view_all_conversations" in held["Supervisors"]
     assert "view_all_conversations" not in held["Managers"]
+
+
+def test_the_send_api_refuses_another_managers_client(client, two_managers, fake_greenapi) -> None:
+    anna, _ = two_managers
+    api = token_for(client, grant(anna, "whatsapp.send_message").email)
+    theirs, mine = conversation_of("79000000002").pk, conversation_of("79000000001").pk
+    refused = api.post(
+        "/whatsapp/messages", {"clientId": str(theirs), "text": "чужое"}, content_type="application/json"
+    )
+    assert refused.status_code == 404
+    assert fake_greenapi.sent == []
+    sent = api.post("/whatsapp/messages", {"clientId": str(mine), "text": "своё"}, content_type="application/json")
+    assert sent.status_code == 201
