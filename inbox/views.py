@@ -1,5 +1,7 @@
 """The inbox's JSON API: the same list, filters and roles as the admin's (inbox.services)."""
 
+import uuid
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -30,7 +32,12 @@ NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such conversation, 
 
 
 def _visible_or_404(request: Request, client_id: str) -> Conversation:
-    """Another manager's conversation is answered as one that does not exist: nothing to learn from it."""
+    """Another manager's conversation is answered as one that does not exist: nothing to learn from it.
+    The id is read here, not by the URL, so a malformed one gets the API's JSON 404 too."""
+    try:
+        client_id = str(uuid.UUID(client_id))
+    except ValueError:
+        raise Http404("No such conversation.") from None
     conversation = (
         Conversation.objects.filter(conversations_visible(user=request.user), pk=client_id)
         .select_related("client", "assignee")

@@ -99,17 +99,21 @@ class Migration(migrations.Migration):
     ]
 
 
+# Each client's share of the statement's rows, in one pass however many (a COPY of millions).
 _BATCH = """
     SELECT r.client_id,
         bool_or(r.direction = 'inbound') AS wrote,
-        max(r.sent_at) FILTER (WHERE r.direction = 'outbound') AS last_out,
+        max(r.last_out) AS last_out,
         max(r.sent_at) FILTER (WHERE r.direction = 'inbound') AS last_in,
+        min(r.sent_at) FILTER (WHERE r.direction = 'inbound' AND r.sent_at > coalesce(r.last_out, '-infinity'))
+            AS first_waiting,
         (array_agg(r.instance_id ORDER BY r.sent_at DESC))[1] AS instance_id
-    FROM new_rows AS r GROUP BY r.client_id"""
-_FIRST_WAITING = """(
-    SELECT min(r.sent_at) FROM new_rows AS r
-    WHERE r.client_id = b.client_id AND r.direction = 'inbound' AND r.sent_at > coalesce(b.last_out, '-infinity')
-)"""
+    FROM (
+        SELECT n.client_id, n.direction, n.sent_at, n.instance_id,
+            max(n.sent_at) FILTER (WHERE n.direction = 'outbound') OVER (PARTITION BY n.client_id) AS last_out
+        FROM new_rows AS n
+    ) AS r GROUP BY r.client_id"""
+_FIRST_WAITING = "b.first_waiting"
 
 POSTGRESQL = [
     f"""
