@@ -99,6 +99,10 @@ class ConversationForm(forms.ModelForm):
         if "assignee" in self.fields:  # not for those who may only look
             self.fields["assignee"].queryset = User.objects.filter(is_staff=True, is_active=True).order_by("email")
             self.fields["snoozed_until"].help_text = "For a snooze: when it opens again by itself."
+            # The values the page was drawn with go back with the form: what the user did not touch
+            # is not "changed" although a client's message changed it meanwhile (save_model).
+            for name in ("status", "snoozed_until", "assignee"):
+                self.fields[name].show_hidden_initial = True
 
     def clean(self) -> dict:
         data = super().clean()
@@ -205,12 +209,15 @@ class ConversationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def save_model(self, request: HttpRequest, obj: Conversation, form: forms.ModelForm, change: bool) -> None:
+        """Only what the user changed in the form: a page opened before the client's message reopened
+        the conversation does not put it back to resolved by saving an assignee."""
+        changed = set(form.changed_data)
         conversation_change(
             conversation=obj,
             actor=request.user,
-            status=obj.status,
+            status=obj.status if changed & {"status", "snoozed_until"} else None,
             snoozed_until=obj.snoozed_until,
-            assignee=obj.assignee,
+            assignee=obj.assignee if "assignee" in changed else ...,
             note=form.cleaned_data.get("note", ""),
         )
 

@@ -7,7 +7,8 @@ backfill, COPY), on each INSERT into `messages`:
   an available agent's turn in the round-robin assigns it (inbox_agents), the oldest turn first;
 - a message from the client reopens a pending, resolved or snoozed conversation, with an event
   saying so (no actor: the client);
-- `waiting_since` is the client's first message since our last answer; our answer clears it.
+- `waiting_since` is the client's first message since our last answer, while their message is the
+  latest (by WhatsApp's time); our answer clears it.
 PostgreSQL: statement-level over the transition table (a COPY of millions is one pass); SQLite
 (development): a row trigger. The SQL is written out here, not imported, so it means the same forever.
 """
@@ -145,15 +146,16 @@ BEGIN
     INSERT INTO inbox_conversation_events (conversation_id, at, actor_id, field, old, new, note)
     SELECT made.client_id, now(), NULL, 'status', '', made.status, 'the first message' FROM made;
 
+    -- Waiting while the client's latest message is theirs (client_activity_insert, which runs
+    -- before this trigger, has just set last_direction): since their first one after our answer.
     WITH b AS ({_BATCH})
     UPDATE inbox_conversations AS c SET
         waiting_since = CASE
-            WHEN b.last_in > coalesce(b.last_out, '-infinity') THEN coalesce(c.waiting_since, {_FIRST_WAITING})
-            WHEN b.last_out >= coalesce(c.waiting_since, '-infinity') THEN NULL
-            ELSE c.waiting_since END,
+            WHEN k.last_direction = 'inbound' THEN coalesce(c.waiting_since, {_FIRST_WAITING}, b.last_in)
+            ELSE NULL END,
         instance_id = CASE WHEN b.instance_id <> 0 THEN b.instance_id ELSE c.instance_id END,
         updated_at = now()
-    FROM b WHERE c.client_id = b.client_id;
+    FROM b JOIN clients AS k ON k.id = b.client_id WHERE c.client_id = b.client_id;
 
     -- The round-robin: each new, unassigned conversation the client opened goes to the available
     -- agent whose last turn is oldest (the agent's row locked: two webhooks never take one turn).

@@ -408,3 +408,26 @@ def test_the_send_api_refuses_another_managers_client(client, two_managers, fake
     assert fake_greenapi.sent == []
     sent = api.post("/whatsapp/messages", {"clientId": str(mine), "text": "своё"}, content_type="application/json")
     assert sent.status_code == 201
+
+
+def test_a_stale_form_saving_an_assignee_leaves_the_status_the_client_changed(client, post_webhook) -> None:
+    boss = staff("boss@example.com", "Supervisors")
+    post_webhook(incoming("INBOX-1"))
+    conversation_change(conversation=conversation_of(), actor=boss, status="resolved")
+    client.force_login(boss)
+    url = reverse("admin:inbox_conversation_change", args=[conversation_of().pk])
+    client.get(url)  # the form shows "resolved"
+    post_webhook(incoming("INBOX-2", "Ещё вопрос"))  # reopened meanwhile
+    stale = {"status": "resolved", "initial-status": "resolved", "initial-assignee": ""}
+    client.post(url, {**stale, "assignee": boss.pk})
+    assert (conversation_of().status, conversation_of().assignee) == ("open", boss)
+
+
+def test_a_clients_old_message_arriving_late_does_not_make_us_wait(post_webhook) -> None:
+    post_webhook(incoming("INBOX-1"))
+    client = Client.objects.get(whatsapp_id=NUMBER)
+    Message.objects.create(client=client, direction="outbound", status="sent", content="Ответ", external_id="OUT-1")
+    late = incoming("INBOX-0", "Старое")
+    late["timestamp"] -= 3600
+    post_webhook(late)
+    assert conversation_of().waiting_since is None
