@@ -179,8 +179,9 @@ class ConversationAdmin(admin.ModelAdmin):
         return obj.waiting_since
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        request.inbox_counts = inbox_counts(user=request.user)  # the header's too (inbox/templatetags)
         context = {
-            "counts": inbox_counts(user=request.user),
+            "counts": request.inbox_counts,
             "poll_seconds": settings.INBOX_POLL_SECONDS,
             **(extra_context or {}),
         }

@@ -59,15 +59,21 @@ def conversations_listed(*, user: User, given: InboxFilter) -> QuerySet[Conversa
     return rows.order_by(F("client__last_message_at").desc(nulls_last=True), "client_id")
 
 
-def inbox_counts(*, user: User) -> dict[str, int]:
-    """The header's and the tabs' numbers: conversations with unread messages, mine open, unassigned open."""
+COUNT_CAP = 100  # past it a count says "99+": each count reads at most this many rows
+
+
+def inbox_counts(*, user: User) -> dict[str, str]:
+    """The header's and the tabs' numbers: conversations with unread messages, mine open, unassigned
+    open; each counted up to COUNT_CAP (an inbox of 100,000 unread conversations says "99+" at once)."""
     visible = Conversation.objects.filter(conversations_visible(user=user))
     active = visible.filter(status_is(Conversation.Status.OPEN))
-    return {
-        "unread": visible.filter(client__unread_count__gt=0).count(),
-        "mine": active.filter(assignee=user).count(),
-        "unassigned": active.filter(assignee__isnull=True).count(),
+    queries = {
+        "unread": visible.filter(client__unread_count__gt=0),
+        "mine": active.filter(assignee=user),
+        "unassigned": active.filter(assignee__isnull=True),
     }
+    counts = {name: query.order_by()[:COUNT_CAP].count() for name, query in queries.items()}
+    return {name: f"{COUNT_CAP - 1}+" if n >= COUNT_CAP else str(n) for name, n in counts.items()}
 
 
 def _record(conversation: Conversation, *, actor: User | None, field: str, old: str, new: str, note: str) -> None:

@@ -14,4 +14,6 @@ def inbox_header(context: template.Context) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_active or not user.is_staff or not user.has_perm("inbox.view_conversation"):
         return {"shown": False}
-    return {"shown": True, "counts": inbox_counts(user=user), "url": reverse("admin:inbox_conversation_changelist")}
+    if not hasattr(request, "inbox_counts"):  # once per page: the inbox's tabs show them too
+        request.inbox_counts = inbox_counts(user=user)
+    return {"shown": True, "counts": request.inbox_counts, "url": reverse("admin:inbox_conversation_changelist")}

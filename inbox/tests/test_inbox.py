@@ -17,7 +17,7 @@ from clients.models import Client
 from conftest import grant, needs_postgres, payload, run_jobs
 from inbox.models import Agent, Conversation, ConversationEvent
 from inbox.roles import ROLES, roles_ensure
-from inbox.services import conversation_change
+from inbox.services import conversation_change, inbox_counts
 from whatsapp.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -431,3 +431,16 @@ def test_a_clients_old_message_arriving_late_does_not_make_us_wait(post_webhook)
     late["timestamp"] -= 3600
     post_webhook(late)
     assert conversation_of().waiting_since is None
+
+
+def test_the_counts_stop_at_99_plus(db) -> None:
+    Client.objects.bulk_create(Client(name=f"c{i}", whatsapp_id=f"7900000{i:04d}") for i in range(101))
+    clients = list(Client.objects.all())
+    Message.objects.bulk_create(
+        Message(client=c, direction="inbound", content="?", external_id=f"CAP-{i}") for i, c in enumerate(clients)
+    )
+    assert inbox_counts(user=staff("boss@example.com", "Supervisors")) == {
+        "unread": "99+",
+        "mine": "0",
+        "unassigned": "99+",
+    }
