@@ -49,7 +49,8 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["assignee", "status"], name="inbox_conv_assignee"),
             models.Index(fields=["status"], name="inbox_conv_status"),
-            models.Index(fields=["waiting_since"], name="inbox_conv_waiting", condition=Q(waiting_since__isnull=False)),
+            # Whole, not partial: the "waiting longest" sort reads it in order, nobody-waiting last.
+            models.Index(fields=["waiting_since"], name="inbox_conv_waiting"),
         ]
 
     def __str__(self) -> str:

@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='conversation',
-            index=models.Index(condition=models.Q(('waiting_since__isnull', False)), fields=['waiting_since'], name='inbox_conv_waiting'),
+            index=models.Index(fields=['waiting_since'], name='inbox_conv_waiting'),
         ),
         migrations.AddIndex(
             model_name='conversationevent',
