@@ -190,6 +190,23 @@ BEGIN
 END $$""",
     "CREATE TRIGGER inbox_conversation_insert AFTER INSERT ON messages REFERENCING NEW TABLE AS new_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION inbox_conversation_insert()",
+    # A client deleted by SQL (the benchmark's reset, an operator's DELETE) takes its conversation and
+    # history along, as the ORM's cascade does: the database's own foreign keys say so.
+    """
+DO $$
+DECLARE
+    fk record;
+BEGIN
+    FOR fk IN SELECT conname, conrelid::regclass AS tbl FROM pg_constraint
+        WHERE contype = 'f' AND (conrelid, confrelid) IN (('inbox_conversations'::regclass, 'clients'::regclass),
+            ('inbox_conversation_events'::regclass, 'inbox_conversations'::regclass)) LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.conname);
+    END LOOP;
+END $$""",
+    "ALTER TABLE inbox_conversations ADD CONSTRAINT inbox_conversations_client_fk FOREIGN KEY (client_id) "
+    "REFERENCES clients (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED",
+    "ALTER TABLE inbox_conversation_events ADD CONSTRAINT inbox_events_conversation_fk FOREIGN KEY (conversation_id) "
+    "REFERENCES inbox_conversations (client_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED",
 ]
 POSTGRESQL_DROP = [
     "DROP TRIGGER IF EXISTS inbox_conversation_insert ON messages",

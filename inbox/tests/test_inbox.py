@@ -444,3 +444,14 @@ def test_the_counts_stop_at_99_plus(db) -> None:
         "mine": "0",
         "unassigned": "99+",
     }
+
+
+@needs_postgres("the database's own cascade")
+def test_a_client_deleted_by_sql_takes_its_conversation_and_history_along(post_webhook) -> None:
+    from django.db import connection
+
+    post_webhook(incoming("INBOX-1"))
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM messages")
+        cursor.execute("DELETE FROM clients")
+    assert (Conversation.objects.count(), ConversationEvent.objects.count()) == (0, 0)
