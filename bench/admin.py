@@ -126,6 +126,7 @@ def _pages(env: dict) -> dict[str, str]:
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         client = conn.execute("SELECT id FROM clients ORDER BY message_count DESC LIMIT 1").fetchone()[0]
     base, clients, messages = "/admin/", "/admin/clients/client/", "/admin/whatsapp/message/"
+    inbox = "/admin/inbox/conversation/"
     return {
         "admin index (dashboard)": base,
         "client list": clients,
@@ -141,6 +142,11 @@ def _pages(env: dict) -> dict[str, str]:
         "message list searched (доставка)": messages + "?q=" + quote("доставка"),
         "notification list": "/admin/whatsapp/notification/",
         "a conversation": f"{clients}{client}/change/",
+        "inbox": inbox,
+        "inbox, unassigned open": inbox + "?tab=unassigned&status=open",
+        "inbox, waiting longest": inbox + "?o=7",
+        "inbox, unread": inbox + "?unread=1",
+        "inbox, a conversation": f"{inbox}{client}/change/",
         "per-client CSV": f"{clients}{client}/export/",
     }
 

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "accounts",
     "clients",
     "whatsapp",
+    "inbox",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +295,8 @@ GREEN_API_WEBHOOK_TOKEN = env.str("GREEN_API_WEBHOOK_TOKEN", default="")
 GREEN_API_TIMEOUT = env.float("GREEN_API_TIMEOUT", default=10.0)
 # Files are uploaded to the console's mediaUrl; empty: GREEN_API_URL with `api` read as `media`.
 GREEN_API_MEDIA_URL = env.str("GREEN_API_MEDIA_URL", default="").rstrip("/")
+# Opening a conversation in the inbox also marks the chat read on the phone (Green API's readChat).
+GREEN_API_MARK_READ = env.bool("GREEN_API_MARK_READ", default=False)
 # How notifications come in: Green API posts them to the webhook, or `greenapi_receive` polls its
 # queue (no public URL needed). The periodic backfill fills gaps either way; 0 turns it off.
 GREEN_API_RECEIVE = env.str("GREEN_API_RECEIVE", default="webhook")
@@ -413,3 +416,10 @@ ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)
 EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=100_000)
 # Days an export's file is kept before the worker's hourly clean-up deletes it; 0 keeps them.
 EXPORTS_KEEP_DAYS = env.float("EXPORTS_KEEP_DAYS", default=7)
+
+# The inbox (inbox/): a manager sees the conversations assigned to them, and the unassigned ones
+# while this is on. The open inbox and conversation ask for what changed this often.
+INBOX_MANAGERS_SEE_UNASSIGNED = env.bool("INBOX_MANAGERS_SEE_UNASSIGNED", default=True)
+INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=1.0)
+if not 0.2 <= INBOX_POLL_SECONDS <= 60:
+    raise ImproperlyConfigured("INBOX_POLL_SECONDS must be between 0.2 and 60.")

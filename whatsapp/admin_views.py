@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.models import Client
@@ -138,7 +138,7 @@ def client_send(request: HttpRequest, object_id: str, *, model_admin: admin.Mode
     client = _client_or_404(model_admin, request, object_id)
     if not (model_admin.has_view_permission(request, client) and request.user.has_perm(SEND_PERMISSION)):
         raise PermissionDenied
-    change_url = reverse("admin:clients_client_change", args=[client.pk])
+    change_url = _back(request) or reverse("admin:clients_client_change", args=[client.pk])
     wait = send_wait_seconds(request=request)
     if wait is not None:
         messages.error(request, f"Not sent: you have sent too many messages; try again in {wait} s.")
@@ -167,7 +167,8 @@ def client_note(request: HttpRequest, object_id: str, *, model_admin: admin.Mode
         messages.error(request, f"Note not kept: {error}")
     else:
         messages.success(request, "Note kept (only staff see it).")
-    return HttpResponseRedirect(reverse("admin:clients_client_change", args=[client.pk]) + "#thread")
+    back = _back(request) or reverse("admin:clients_client_change", args=[client.pk])
+    return HttpResponseRedirect(back + "#thread")
 
 
 @require_GET
@@ -177,6 +178,15 @@ def client_replies(request: HttpRequest, object_id: str, *, model_admin: admin.M
     if not (model_admin.has_view_permission(request, client) and request.user.has_perm(SEND_PERMISSION)):
         raise PermissionDenied
     return JsonResponse({"replies": replies.replies_offered(user=request.user, client=client)})
+
+
+def _back(request: HttpRequest) -> str:
+    """Where the reply box was (the inbox's conversation), when it is a page of this site."""
+    wanted = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted.split("#")[0] if wanted and safe else ""
 
 
 def _attachment(request: HttpRequest) -> "Attachment | None":

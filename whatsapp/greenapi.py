@@ -124,6 +124,11 @@ class GreenAPI:
             raise GreenAPIError("Green API answered downloadFile without a downloadUrl.")
         return url
 
+    def read_chat(self, chat_id: str) -> bool:
+        """Mark the whole chat read on the phone (the client sees blue ticks)."""
+        answer = self._call("POST", "readChat", {"chatId": chat_id})
+        return bool(answer.get("setRead")) if isinstance(answer, dict) else False
+
     def get_state_instance(self) -> str:
         answer = self._call("GET", "getStateInstance")
         return str(answer.get("stateInstance", "")) if isinstance(answer, dict) else ""

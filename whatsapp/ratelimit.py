@@ -29,6 +29,7 @@ RATES: dict[str, float] = {
     "deleteNotification": 100,
     "downloadFile": 5,
     "getMessage": 10,
+    "readChat": 10,
     "getStateInstance": 1,
     "getSettings": 1,
     "setSettings": 1,

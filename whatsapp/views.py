@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
+from clients.visibility import clients_visible
 from crm.api import ErrorSerializer
 from crm.openapi import RETRY_AFTER, TOO_MANY, forbidden
 from whatsapp import stats
@@ -91,7 +92,9 @@ class MessagesView(APIView):
             return Response({"detail": str(error), "errors": {"file": [str(error)]}}, status=400)
         try:
             if "clientId" in given:
-                client = get_object_or_404(Client, pk=given["clientId"])
+                # A client the user's role does not show (another manager's) is one that does not exist.
+                visible = Client.objects.filter(clients_visible(user=request.user))
+                client = get_object_or_404(visible, pk=given["clientId"])
                 message = message_send(client=client, text=given["text"], attachment=attachment)
             else:
                 message = message_send_to_phone(phone=given["phone"], text=given["text"], attachment=attachment)

@@ -66,6 +66,8 @@ def page(browser, live_server):
     page.fill("#id_username", "staff@example.com")
     page.fill("#id_password", "a-long-staff-password")
     page.click("input[type=submit]")
+    page.wait_for_selector("#inbox-rows", state="attached")  # staff land in the inbox
+    page.goto(f"{live_server.url}/admin/")
     page.wait_for_selector("#dashboard")
     yield page
     context.close()

@@ -84,6 +84,7 @@ RATE_LIMITS = {
     "receiveNotification": 100,
     "deleteNotification": 100,
     "downloadFile": 5,
+    "readChat": 10,
     "getStateInstance": 1,
     "getSettings": 1,
     "setSettings": 1,
@@ -140,6 +141,7 @@ class FakeGreenAPI:
         self.keep_uploads = True  # False: an upload's size and sha256 are recorded, not its bytes
         self.queue: list[tuple[int, dict]] = []  # (receiptId, body), oldest first
         self.deleted: list[int] = []
+        self.read_chats: list[str] = []  # the chatIds readChat marked read
         # Runs with the receiptId before deleting; False: the request is dropped, as if never sent.
         self.before_delete: Callable[[int], bool] | None = None
         self.receive_wait = 0.3  # the longest an empty receiveNotification waits (tests need no 60 s)
@@ -252,6 +254,13 @@ class FakeGreenAPI:
 
     def _bad_request(self, message: str) -> Response:
         return Response(json.dumps({"message": message}), status=400, content_type="application/json")
+
+    def _readChat(self, request: Request) -> Response:  # noqa: N802
+        chat_id = (request.get_json(silent=True) or {}).get("chatId", "")
+        if not re.match(r"^(\d+@c\.us|[\d-]+@g\.us|\d+@lid)$", str(chat_id)):
+            return self._bad_request("'chatId' must be one of the next formats")
+        self.read_chats.append(chat_id)
+        return self._json({"setRead": True})
 
     def _getStateInstance(self, request: Request) -> Response:  # noqa: N802
         return self._json({"stateInstance": self.state})

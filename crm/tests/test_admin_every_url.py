@@ -28,6 +28,9 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import User
 from clients.models import Client
 from conftest import PAYLOADS, make_jobs_due, payload, run_jobs
+from inbox.models import Agent, Conversation
+from inbox.roles import roles_ensure
+from inbox.services import conversation_change
 from jobs.tests.test_jobs import media_job
 from whatsapp.exports import export_request
 from whatsapp.models import AutoReply, CannedReply, Instance, Message, MessageExport, Note, Notification, OpeningHours
@@ -87,6 +90,7 @@ def build_data(post_webhook, repair_message_inserts, fake_greenapi) -> None:
     build_exports()
     build_jobs(post_webhook, fake_greenapi)
     build_staff_data(anna)
+    build_inbox(anna)
     fake_greenapi.fail_with = 466  # replies are refused by Green API (and kept as failed)
     Group.objects.create(name="Operators").permissions.set(Permission.objects.filter(codename__startswith="view_"))
     # A login and a refresh: an outstanding token, and a blacklisted one.
@@ -117,6 +121,19 @@ def build_staff_data(anna: Client) -> None:
     AutoReply.objects.create(
         instance_id=1103123456, chat_id="79991234567@c.us", day=timezone.now().date(), client=anna, message=automatic
     )
+
+
+def build_inbox(anna: Client) -> None:
+    """Conversations in every status, one of another manager's with its history, an agent's turn."""
+    roles_ensure()  # the migration's groups, should a transactional test have flushed them
+    other = User.objects.create_user(email="other-manager@example.com", password="pw", is_staff=True)
+    other.groups.add(Group.objects.get(name="Managers"))
+    Agent.objects.create(user=other, available=False)
+    conversation_change(conversation=anna.conversation, actor=other, assignee=other, note="mine now")
+    statuses = ["pending", "resolved", "snoozed"]
+    for conversation, status in zip(Conversation.objects.exclude(pk=anna.pk).order_by("pk"), statuses, strict=False):
+        until = timezone.now() + timedelta(days=1) if status == "snoozed" else None
+        conversation_change(conversation=conversation, actor=other, status=status, snoozed_until=until)
 
 
 def build_jobs(post_webhook, fake) -> None:
@@ -279,8 +296,22 @@ class Visit:
             assert not re.search(r'href="\s*(javascript|data|vbscript):', body, re.I), f"{method} {url}: script link"
 
 
+# The inbox's roles (inbox/roles.py): they change what they are given to change, so their visit reads
+# every page without posting, and the manager must not open another manager's conversation.
+ROLES = {"manager": "Managers", "supervisor": "Supervisors"}
+
+
 def visit_model(visit: Visit, prefix: str, pattern: URLPattern, model: type, root: str) -> None:
     route = str(pattern.pattern)
+    if visit.role in ROLES:
+        for values in values_for(model, route):
+            url = root + prefix + fill(route, values)
+            visit.seen.add((prefix, route))
+            answer = visit.get(url)
+            if answer.status_code == 200 and "text/html" in answer.get("Content-Type", ""):
+                for query in page_queries(answer.content.decode()):
+                    visit.get(url + query)
+        return
     for values in values_for(model, route):
         url = root + prefix + fill(route, values)
         visit.seen.add((prefix, route))
@@ -294,7 +325,8 @@ def visit_model(visit: Visit, prefix: str, pattern: URLPattern, model: type, roo
             visit_changelist(visit, url, model)
         elif visit.role != "superuser" and kind != "history":
             posted = visit.post(url, submitted(answer))
-            assert posted.status_code in REFUSED, f"{visit.role}: POST {url} answered {posted.status_code}"
+            # 404: a conversation the role may not see is one that does not exist (inbox roles).
+            assert posted.status_code in (*REFUSED, 404), f"{visit.role}: POST {url} answered {posted.status_code}"
         elif kind in ("change", "add", "delete") or answer.status_code == 405:
             visit.post(url, submitted(answer))
 
@@ -334,6 +366,12 @@ def visit_changelist(visit: Visit, url: str, model: type) -> None:
 
 
 def login(http: HttpClient, role: str) -> None:
+    if role in ROLES:
+        roles_ensure()
+        user = User.objects.create_user(email=f"{role}@example.com", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=ROLES[role]))
+        http.force_login(user)
+        return
     if role == "superuser":
         user = User.objects.get(email="root@example.com")
     else:
@@ -343,7 +381,7 @@ def login(http: HttpClient, role: str) -> None:
     http.force_login(user)
 
 
-@pytest.mark.parametrize("role", ["superuser", "view-only staff", "staff without permissions"])
+@pytest.mark.parametrize("role", ["superuser", "view-only staff", "staff without permissions", *ROLES])
 def test_every_admin_url_opens_for_each_role_without_a_500(
     role: str, client, post_webhook, reject_message_inserts, media_fake
 ) -> None:
@@ -362,4 +400,12 @@ def test_every_admin_url_opens_for_each_role_without_a_500(
             visit.get(root + fill(str(pattern.pattern), values))
     unseen = [prefix + str(p.pattern) for prefix, p, _ in patterns if (prefix, str(p.pattern)) not in visit.seen]
     assert not unseen, f"admin URLs no data opened (add some to build_data): {unseen}"
+    if role == "manager":
+        theirs = Client.objects.get(whatsapp_id="79991234567").pk
+        for name in ("inbox_conversation_change", "clients_client_change", "clients_client_export"):
+            answer = client.get(reverse(f"admin:{name}", args=[theirs]))
+            assert answer.status_code in (302, 404), (
+                f"manager: {name} of another manager's answered {answer.status_code}"
+            )
+        assert "+7 999 123-45-67" not in client.get(reverse("admin:inbox_conversation_changelist")).content.decode()
     assert Message.objects.filter(external_id="HOSTILE-LINK").exists()

@@ -35,7 +35,13 @@ def token(db) -> str:
     from conftest import grant
 
     user = User.objects.create_user(email="schema@example.com", password="pw-for-schemathesis")
-    return str(AccessToken.for_user(grant(user, "whatsapp.view_message", "whatsapp.send_message")))
+    permissions = [
+        "whatsapp.view_message",
+        "whatsapp.send_message",
+        "inbox.view_conversation",
+        "inbox.change_conversation",
+    ]
+    return str(AccessToken.for_user(grant(user, *permissions)))
 
 
 @schema.parametrize()

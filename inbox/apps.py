@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class InboxConfig(AppConfig):
+    name = "inbox"
+    verbose_name = "Inbox"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clients.visibility import client_rule
+        from inbox.services import conversations_visible
+
+        client_rule(lambda user: conversations_visible(user=user, prefix="conversation__"))

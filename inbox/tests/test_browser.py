@@ -1,0 +1,183 @@
+"""A day in the inbox, in two real browsers (headless Chromium) against the Procfile's gunicorn: a
+client's message arrives by webhook and appears in both inboxes without a reload; one manager takes
+it, it leaves the other's unassigned view; she answers while a new message arrives (her draft is
+kept), resolves it, and the client's reply reopens it; the other manager cannot open it by link or
+by the API. Screenshots go to docs/screenshots/ (SCREENSHOTS=1)."""
+
+import copy
+import itertools
+import os
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from accounts.models import User
+from clients.tests.test_browser import CHROMIUM, SHOTS
+from conftest import payload
+from crm.testing.servers import Gunicorn, database_url
+from inbox.models import Conversation
+from inbox.roles import roles_ensure
+from whatsapp.models import Message
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+]
+
+PASSWORD = "a-long-staff-password"
+NUMBER = "79161234567"
+_ids = itertools.count(1)
+
+
+def client_writes(server: Gunicorn, text: str) -> None:
+    body = copy.deepcopy(payload("incomingMessageReceived.textMessage.json"))
+    body["idMessage"] = f"BROWSER-INBOX-{next(_ids)}"
+    body["timestamp"] = int(time.time())
+    body["senderData"].update(chatId=f"{NUMBER}@c.us", sender=f"{NUMBER}@c.us", senderName="Мария 🌷")
+    body["messageData"]["textMessageData"]["textMessage"] = text
+    assert requests.post(f"{server.url}/whatsapp/webhook", json=body, timeout=10).status_code == 200
+
+
+@pytest.fixture
+def server(fake_greenapi, settings):
+    # The server checks passwords with the production hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    running = Gunicorn(
+        database_url(connection.settings_dict),
+        GREEN_API_URL=fake_greenapi.url,
+        GREEN_API_ID_INSTANCE=fake_greenapi.id_instance,
+        GREEN_API_TOKEN=fake_greenapi.token,
+        WEB_CONCURRENCY="2",
+    ).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser():
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            )
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def manager(email: str, name: str) -> User:
+    roles_ensure()
+    user = User.objects.create_user(email=email, password=PASSWORD, is_staff=True, name=name)
+    user.groups.add(Group.objects.get(name="Managers"))
+    return user
+
+
+def logged_in(browser, server: Gunicorn, email: str):
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{server.url}/admin/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#inbox-rows", state="attached")  # staff land in the inbox
+    return page
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = SHOTS if os.environ.get("SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_two_managers_work_one_conversation_live_from_arrival_to_reopening(
+    browser, server, fake_greenapi, shots
+) -> None:
+    anna = manager("anna@example.com", "Анна")
+    manager("olga@example.com", "Ольга")
+    annas, olgas = logged_in(browser, server, "anna@example.com"), logged_in(browser, server, "olga@example.com")
+    olgas.goto(f"{server.url}/admin/inbox/conversation/?tab=unassigned")
+    olgas.wait_for_selector("#inbox-rows", state="attached")
+
+    # A client writes: both inboxes show it by themselves.
+    client_writes(server, "Здравствуйте! Можно перенести доставку на пятницу? 🚚")
+    for page in (annas, olgas):
+        page.wait_for_selector("#result_list >> text=Можно перенести доставку")
+        assert page.inner_text("#inbox-counts .inbox-unread") == "1"
+    annas.screenshot(path=str(shots / "inbox.png"), full_page=True)
+
+    # Anna opens it and takes it: it is read, and it leaves Olga's unassigned view.
+    annas.click("#result_list tbody tr th a")
+    annas.wait_for_selector("#thread >> text=Можно перенести доставку")
+    conversation = Conversation.objects.select_related("client").get(client__whatsapp_id=NUMBER)
+    assert conversation.client.unread_count == 0  # opening it read it
+    annas.select_option("#id_assignee", str(anna.pk))
+    annas.fill("#id_note", "беру, я вела этот заказ")
+    annas.click("input[name=_save]")
+    annas.wait_for_selector("#conversation-state >> text=anna@example.com")
+    olgas.wait_for_selector("#result_list >> text=Можно перенести доставку", state="detached")
+    assert Conversation.objects.get(pk=conversation.pk).assignee == anna
+
+    # She types her answer; the client writes again meanwhile: it appears, and her draft is kept.
+    draft = "Да, конечно! Перенесём на пятницу, с 10 до 14 👍"
+    annas.fill("#reply textarea", draft)
+    client_writes(server, "И можно после обеда?")
+    annas.wait_for_selector("#thread >> text=И можно после обеда?")
+    assert annas.input_value("#reply textarea") == draft
+    annas.screenshot(path=str(shots / "inbox-conversation.png"), full_page=True)
+    annas.click("#reply input[type=submit]")
+    annas.wait_for_selector("#thread .bubble.outbound >> text=Перенесём на пятницу")
+    assert fake_greenapi.sent[-1]["message"] == draft
+    assert fake_greenapi.sent[-1]["chatId"] == f"{NUMBER}@c.us"
+
+    # Green API reports it delivered: the tick changes in the open conversation.
+    assert Message.objects.filter(external_id=fake_greenapi.sent[-1]["idMessage"], status="sent").exists()
+    status = fake_greenapi.status_notification(fake_greenapi.sent[-1], "read")
+    assert requests.post(f"{server.url}/whatsapp/webhook", json=status, timeout=10).status_code == 200
+    annas.wait_for_selector("#thread .bubble.outbound .status-read")
+
+    # Resolved; the client's reply reopens it, live.
+    annas.select_option("#id_status", "resolved")
+    annas.click("input[name=_save]")
+    annas.wait_for_selector("#conversation-state .state-status >> text=Resolved")
+    client_writes(server, "Спасибо! А во сколько точно?")
+    annas.wait_for_selector("#conversation-state .state-status >> text=Open")
+    annas.wait_for_selector("#conversation-history >> text=the client wrote")
+    annas.screenshot(path=str(shots / "inbox-reopened.png"), full_page=True)
+
+    # Olga cannot open it, by link or by the API.
+    olgas.goto(f"{server.url}/admin/inbox/conversation/{conversation.pk}/change/")
+    assert "Можно перенести доставку" not in olgas.content()
+    olgas.goto(f"{server.url}/admin/clients/client/{conversation.pk}/change/")
+    assert "Можно перенести доставку" not in olgas.content()
+    tokens = requests.post(
+        f"{server.url}/auth/login", json={"email": "olga@example.com", "password": PASSWORD}, timeout=10
+    ).json()
+    headers = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    read = requests.post(f"{server.url}/inbox/conversations/{conversation.pk}/read", headers=headers, timeout=10)
+    assert read.status_code == 404
+    assert (
+        requests.patch(
+            f"{server.url}/inbox/conversations/{conversation.pk}",
+            json={"assigneeId": None},
+            headers=headers,
+            timeout=10,
+        ).status_code
+        == 404
+    )
+    listed = requests.get(f"{server.url}/inbox/conversations", headers=headers, timeout=10).json()
+    assert listed["results"] == []
+    olgas.goto(f"{server.url}/admin/inbox/conversation/")
+    olgas.screenshot(path=str(shots / "inbox-other-manager.png"), full_page=True)
