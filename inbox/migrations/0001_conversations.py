@@ -148,14 +148,19 @@ BEGIN
 
     -- Waiting while the client's latest message is theirs (client_activity_insert, which runs
     -- before this trigger, has just set last_direction): since their first one after our answer.
-    WITH b AS ({_BATCH})
-    UPDATE inbox_conversations AS c SET
-        waiting_since = CASE
-            WHEN k.last_direction = 'inbound' THEN coalesce(c.waiting_since, {_FIRST_WAITING}, b.last_in)
-            ELSE NULL END,
-        instance_id = CASE WHEN b.instance_id <> 0 THEN b.instance_id ELSE c.instance_id END,
-        updated_at = now()
-    FROM b JOIN clients AS k ON k.id = b.client_id WHERE c.client_id = b.client_id;
+    -- Written only when it changes: most messages leave both as they are (a client writing again
+    -- while already waiting), and an unchanged row is then not rewritten for every message.
+    WITH b AS ({_BATCH}),
+    v AS (
+        SELECT c.client_id,
+            CASE WHEN k.last_direction = 'inbound' THEN coalesce(c.waiting_since, {_FIRST_WAITING}, b.last_in)
+                ELSE NULL END AS waiting_since,
+            CASE WHEN b.instance_id <> 0 THEN b.instance_id ELSE c.instance_id END AS instance_id
+        FROM b JOIN clients AS k ON k.id = b.client_id JOIN inbox_conversations AS c ON c.client_id = b.client_id
+    )
+    UPDATE inbox_conversations AS c SET waiting_since = v.waiting_since, instance_id = v.instance_id, updated_at = now()
+    FROM v WHERE c.client_id = v.client_id
+        AND (c.waiting_since IS DISTINCT FROM v.waiting_since OR c.instance_id IS DISTINCT FROM v.instance_id);
 
     -- The round-robin: each new, unassigned conversation the client opened goes to the available
     -- agent whose last turn is oldest (the agent's row locked: two webhooks never take one turn).
