@@ -389,7 +389,7 @@ def test_opening_a_conversation_tells_green_api_when_the_setting_says_so(
 
 
 def test_the_migration_and_the_command_make_the_same_roles(db) -> None:
-    migration = importlib.import_module("inbox.migrations.0001_conversations")
+    migration = importlib.import_module("inbox.migrations.0002_triggers_and_roles")
     assert {name: [f"{a}.{c}" for a, c in held] for name, held in migration.ROLES.items()} == ROLES
     roles_ensure()
     held = {g.name: set(g.permissions.values_list("codename", flat=True)) for g in Group.objects.all()}
