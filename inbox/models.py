@@ -2,7 +2,7 @@
 assignee and a history of every change.
 
 A conversation's row is made, reopened and marked "waiting for our answer" by database triggers on
-`messages` (inbox/migrations/0001), so the webhook's one-statement path, the ORM, sends, backfills
+`messages` (inbox/migrations/0002), so the webhook's one-statement path, the ORM, sends, backfills
 and COPY all agree. Its activity (last message, preview, unread count) is the client's own stored
 columns (clients.Client, kept by whatsapp/migrations/0011): nothing is counted per row.
 """

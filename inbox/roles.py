@@ -1,6 +1,6 @@
 """The inbox's roles as Django groups: what each holds (README, "Who may do what").
 
-inbox/migrations/0001 creates them once with its own copy of this list (a migration never imports
+inbox/migrations/0002 creates them once with its own copy of this list (a migration never imports
 a module that may change); `manage.py inbox_roles` sets them to this list again, at any time."""
 
 from django.contrib.auth.models import Group, Permission
