@@ -22,6 +22,7 @@ monkey.patch_all(os=False, signal=False, subprocess=False)
 import io  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
+import warnings  # noqa: E402
 
 import gevent  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -36,6 +37,13 @@ class Worker(GeventWorker):
     body_timeout = float(os.environ.get("GUNICORN_BODY_TIMEOUT", "10"))
     # One request per connection unless asked (as the sync workers did): see gunicorn.conf.py.
     reuse_connections = os.environ.get("GUNICORN_REUSE_CONNECTIONS", "false").lower() in ("1", "true", "yes", "on")
+
+    def patch(self) -> None:
+        # After the fork: what the arbiter left out (see the top). gevent warns that patching twice
+        # patches the union, which is what is meant here; the warning would open every worker's log.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=monkey.MonkeyPatchWarning)
+            super().patch()
 
     def handle_request(self, listener_name: object, req: Request, sock: socket.socket, addr: object) -> bool:
         if not self._read_body(req):
