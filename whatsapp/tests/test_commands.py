@@ -37,6 +37,13 @@ def test_clear_deletes_every_whatsapp_message_and_keeps_clients(messages) -> Non
     assert Client.objects.filter(pk=messages.pk).exists()
 
 
+def test_a_batch_size_below_one_is_refused_and_deletes_nothing(messages) -> None:
+    before = Message.objects.count()
+    with pytest.raises(CommandError, match="--batch-size must be at least 1, not -1"):
+        call_command("clear_whatsapp_messages", "--noinput", "--batch-size", "-1", stdout=io.StringIO())
+    assert Message.objects.count() == before > 0
+
+
 def test_dry_run_only_counts(messages) -> None:
     assert "Dry run: 25 WhatsApp messages would be deleted." in run("--dry-run")
     assert Message.objects.filter(channel="whatsapp").count() == 25

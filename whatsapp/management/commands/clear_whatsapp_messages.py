@@ -23,6 +23,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *, interactive: bool, dry_run: bool, batch_size: int, **options: object) -> None:
+        if batch_size < 1:
+            raise CommandError(f"--batch-size must be at least 1, not {batch_size}.")
         count = messages_count()
         if dry_run:
             self.stdout.write(f"Dry run: {count} WhatsApp messages would be deleted.")
