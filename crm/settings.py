@@ -366,9 +366,12 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
-# A job still running this long after it started belongs to a worker that died (killed, its host
-# gone): another worker takes it again. Longer than any job may take (MEDIA_FETCH_SECONDS).
-JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=900)
+# A worker whose heartbeat (a beat every quarter of this, at most every 30 s) is silent this long
+# died (killed, its host gone, paused): another worker takes its running job again. How long a job
+# runs does not matter (an export of millions of rows takes minutes).
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=120)
+if JOBS_STALE_SECONDS < 1:
+    raise ImproperlyConfigured(f"JOBS_STALE_SECONDS must be at least 1, not {JOBS_STALE_SECONDS}")
 
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)  # WhatsApp's own limit

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus, task
@@ -22,11 +24,14 @@ from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from crm.db import lock_key
+from jobs.models import WorkerBeat
 
 logger = logging.getLogger(__name__)
 
 # A retry waits backoff_seconds, then twice as long each time, never more than this.
 MAX_BACKOFF = timedelta(hours=6)
+# A worker silent this long is not listed any more (the doctor counts those seen lately).
+FORGET_WORKERS_AFTER = timedelta(days=1)
 
 
 class GiveUp(Exception):
@@ -185,17 +190,50 @@ def _schedule(task_path: str, *, delay: bool) -> bool:
     return True
 
 
+def worker_beat(*, worker_id: str, host: str = "", pid: int | None = None, starting: bool = False) -> None:
+    """The worker `worker_id` is alive now (jobs_worker calls it as it starts, then every little
+    while). Starting resets its start: a worker restarted under the same id runs none of the jobs
+    its previous run left."""
+    now = timezone.now()
+    if starting:
+        WorkerBeat.objects.update_or_create(
+            pk=worker_id, defaults={"host": host[:255], "pid": pid, "started_at": now, "beat_at": now}
+        )
+    elif not WorkerBeat.objects.filter(pk=worker_id).update(beat_at=now):
+        WorkerBeat.objects.get_or_create(
+            pk=worker_id, defaults={"host": host[:255], "pid": pid, "started_at": now, "beat_at": now}
+        )
+
+
+def worker_gone(*, worker_id: str) -> None:
+    """The worker stopped as asked: nothing of its runs, so nobody need wait for it to go quiet."""
+    WorkerBeat.objects.filter(pk=worker_id).delete()
+
+
+def workers_alive(*, within: timedelta) -> QuerySet[WorkerBeat]:
+    return WorkerBeat.objects.filter(beat_at__gte=timezone.now() - within)
+
+
 def jobs_recover(*, older_than: timedelta) -> int:
-    """Jobs still RUNNING long after they started: their worker died (killed, its host gone).
+    """Jobs still RUNNING whose worker died (killed, its host gone): it has not beaten for
+    `older_than`. A job that runs long on a live worker (an export of millions of rows) is left to
+    it, however long it takes. A job of a worker that never beat (one older than the heartbeat) is
+    taken when it started longer ago than `older_than`, as before.
 
     Each becomes READY again (or FAILED when it has had all its attempts), so another worker
-    takes it. `older_than` must exceed the longest a job may run, or a slow job would run twice.
+    takes it.
     """
     recovered = 0
     cutoff = timezone.now() - older_than
     with transaction.atomic():
+        WorkerBeat.objects.filter(beat_at__lt=timezone.now() - FORGET_WORKERS_AFTER).delete()
+        alive = dict(workers_alive(within=older_than).values_list("worker_id", "started_at"))
         stale = DBTaskResult.objects.running().filter(started_at__lt=cutoff).select_for_update(skip_locked=True)
         for result in stale:
+            # Its worker beats, and has run since before it took this job (not restarted since).
+            holder = result.worker_ids[-1] if result.worker_ids else None
+            if holder in alive and alive[holder] <= result.started_at:
+                continue
             policy = job_policy(result.task_path) or Policy(attempts=1, backoff_seconds=0)
             started = result.started_at.strftime("%Y-%m-%d %H:%M:%S")
             result.traceback = f"{_path(WorkerLost)}: the worker stopped during the job (it started at {started} UTC)"
@@ -228,6 +266,7 @@ class QueueSummary:
     failed: int
     oldest_waiting_at: datetime | None  # when the job that has waited longest became due
     latest_failure: str
+    workers: int  # workers that beat within JOBS_STALE_SECONDS
 
 
 def jobs_summary() -> QueueSummary:
@@ -246,4 +285,5 @@ def jobs_summary() -> QueueSummary:
         failed=DBTaskResult.objects.failed().count(),
         oldest_waiting_at=oldest,
         latest_failure=f"{latest.task_name} {latest.pk}: {job_reason(latest)}" if latest else "",
+        workers=workers_alive(within=timedelta(seconds=settings.JOBS_STALE_SECONDS)).count(),
     )

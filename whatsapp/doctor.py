@@ -246,9 +246,11 @@ def check_jobs(*, late_minutes: int = 10) -> Check:
         "failed": queue.failed,
         "oldestWaitingAt": iso(queue.oldest_waiting_at) if queue.oldest_waiting_at else None,
         "latestFailure": queue.latest_failure,
+        "workers": queue.workers,
     }
     detail = (
-        f"{queue.waiting} waiting, {queue.scheduled} to retry later, {queue.running} running, {queue.failed} failed"
+        f"{queue.waiting} waiting, {queue.scheduled} to retry later, {queue.running} running, "
+        f"{queue.failed} failed; {queue.workers} worker(s) alive"
     )
     if queue.oldest_waiting_at:
         age = timezone.now() - queue.oldest_waiting_at

@@ -14,7 +14,8 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import User
 from conftest import make_jobs_due, run_jobs
 from crm.testing.greenapi_fake import png
-from jobs.services import jobs_recover
+from jobs.models import WorkerBeat
+from jobs.services import jobs_recover, worker_beat, worker_gone
 from whatsapp.doctor import FAIL, OK, WARN, check_jobs
 from whatsapp.models import MediaFile
 
@@ -92,6 +93,50 @@ def test_a_job_running_for_less_than_the_limit_is_left_alone(post_webhook, media
     DBTaskResult.objects.update(status="RUNNING", started_at=timezone.now(), worker_ids=["alive"])
     assert jobs_recover(older_than=timedelta(minutes=15)) == 0
     assert DBTaskResult.objects.get().status == "RUNNING"
+
+
+def test_a_long_job_of_a_worker_that_still_beats_is_left_to_it(post_webhook, media_fake) -> None:
+    media_job(post_webhook, media_fake)
+    long_ago = timezone.now() - timedelta(hours=3)
+    DBTaskResult.objects.update(status="RUNNING", started_at=long_ago, worker_ids=["exporting"])
+    worker_beat(worker_id="exporting", host="host-a", pid=41)
+    WorkerBeat.objects.update(started_at=long_ago - timedelta(hours=1))  # it started before the job
+    assert jobs_recover(older_than=timedelta(minutes=2)) == 0
+    assert DBTaskResult.objects.get().status == "RUNNING"
+
+    # Its heartbeat goes quiet (the host died): then the job is another worker's.
+    WorkerBeat.objects.filter(pk="exporting").update(beat_at=timezone.now() - timedelta(minutes=3))
+    assert jobs_recover(older_than=timedelta(minutes=2)) == 1
+    assert DBTaskResult.objects.get().status == "READY"
+
+
+def test_a_job_retaken_goes_by_the_heartbeat_of_the_worker_that_has_it_now(post_webhook, media_fake) -> None:
+    media_job(post_webhook, media_fake)
+    long_ago = timezone.now() - timedelta(hours=1)
+    # Its first worker still beats (it took other jobs since); the one running it now is silent.
+    DBTaskResult.objects.update(status="RUNNING", started_at=long_ago, worker_ids=["alive", "silent"])
+    worker_beat(worker_id="alive")
+    assert jobs_recover(older_than=timedelta(minutes=2)) == 1
+
+
+def test_a_worker_restarted_under_the_same_id_does_not_keep_the_jobs_its_last_run_left(
+    post_webhook, media_fake
+) -> None:
+    media_job(post_webhook, media_fake)
+    DBTaskResult.objects.update(
+        status="RUNNING", started_at=timezone.now() - timedelta(minutes=5), worker_ids=["host-a"]
+    )
+    worker_beat(worker_id="host-a", starting=True)  # killed, then started again with --worker-id host-a
+    assert jobs_recover(older_than=timedelta(minutes=2)) == 1
+
+
+def test_a_worker_that_stops_as_asked_is_no_longer_counted(post_webhook, media_fake) -> None:
+    worker_beat(worker_id="w1", host="host-a", pid=7)
+    worker_beat(worker_id="w1")  # a second beat moves the time, keeps the row
+    assert WorkerBeat.objects.get().host == "host-a"
+    assert check_jobs().data["workers"] == 1
+    worker_gone(worker_id="w1")
+    assert check_jobs().data["workers"] == 0
 
 
 def test_the_doctor_reports_the_queue_its_oldest_job_and_failures(post_webhook, media_fake) -> None:

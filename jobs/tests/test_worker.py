@@ -78,3 +78,24 @@ def test_a_job_whose_worker_was_killed_mid_download_is_done_once_by_the_next(
     assert job.status == "SUCCESSFUL"
     assert len(job.worker_ids) == 2
     assert len(files_in(media_root)) == 1, "kept once"
+
+
+def test_a_job_longer_than_jobs_stale_seconds_on_a_live_worker_is_not_taken_again(
+    post_webhook, media_fake, media_root
+) -> None:
+    """As an export of millions of rows: it runs minutes past JOBS_STALE_SECONDS, its worker beating."""
+    url = media_fake.add_file(png(), delay=5)
+    media = media_message(post_webhook, media_fake, url)
+    first = worker(media_fake, media_root, JOBS_STALE_SECONDS="1")
+    assert wait_for(lambda: DBTaskResult.objects.filter(status="RUNNING").exists()), first.output()
+    second = worker(media_fake, media_root, JOBS_STALE_SECONDS="1")
+    try:
+        assert wait_for(lambda: MediaFile.objects.get(pk=media.pk).state == "stored"), first.output()
+        time.sleep(1.5)  # the second's recovery has looked again since
+        assert "left running by workers that stopped" not in second.output()
+    finally:
+        second.stop()
+        first.stop()
+    job = DBTaskResult.objects.get()
+    assert (job.status, len(job.worker_ids)) == ("SUCCESSFUL", 1), "one worker, never taken from it"
+    assert media_fake.files[url.split("/")[-2]].fetches == 1

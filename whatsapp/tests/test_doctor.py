@@ -102,8 +102,9 @@ def test_a_number_found_normal_is_checked_again_once_it_changes_or_the_region_do
     client = Client.objects.create(name="Анна", whatsapp_id="79161112233")
     assert "✅ client numbers: 1 clients, 1 numbers" in doctor()[1]
     assert ClientNumber.objects.get(client=client).normalised_for == "RU"
+    number = ClientNumber.objects.get(client=client)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE client_numbers SET value = '89161112233' WHERE client_id = %s", [client.pk])
+        cursor.execute("UPDATE client_numbers SET value = '89161112233' WHERE id = %s", [number.pk])
     assert "1 not normalised: Анна (89161112233 → 79161112233)" in doctor()[1]
     ClientNumber.objects.filter(client=client).update(value="9161112233")
     assert "1 not normalised: Анна (9161112233 → 79161112233)" in doctor()[1]

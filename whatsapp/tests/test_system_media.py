@@ -5,13 +5,14 @@ stand-in, and a worker's host dying while it downloads.
 Green API delivers each notification to whichever web process its load balancer picks, again when
 it got no 200, and sometimes twice anyway; a host can die at any moment, its job half done. Then
 every notification and message is still stored once, and every file is downloaded into storage and
-kept once: the dead worker's job is taken back by the other (JOBS_STALE_SECONDS) and nothing it
-left behind is kept.
+kept once: the dead worker's job is taken back by the other once its heartbeat is silent for
+JOBS_STALE_SECONDS, and nothing it left behind is kept.
 """
 
 import hashlib
 import os
 import random
+import signal
 import threading
 
 import pytest
@@ -119,14 +120,16 @@ def test_two_hosts_store_every_file_once_though_one_worker_dies_mid_download(hos
         thread.start()
         return thread
 
-    # A worker that only seemed dead (a host paused, cut off): its download outlives
-    # JOBS_STALE_SECONDS, the other worker takes the job and keeps the file, then the first one
-    # finishes too. Its copy is not kept.
+    # A worker that only seemed dead (its host paused, heartbeat and all, mid-download) for longer
+    # than JOBS_STALE_SECONDS: the other worker takes the job and keeps the file, then the first one
+    # wakes and finishes too. Its copy is not kept.
     first = arriving(0)
+    slow = name_downloading(late, fake, workers)
+    workers[slow].signal(signal.SIGSTOP)
     try:
-        slow = name_downloading(late, fake, workers)
         assert wait_for(lambda: media_of(late).state == "stored", 60), workers[slow].output()[-3000:]
     finally:
+        workers[slow].signal(signal.SIGCONT)
         fake.files[key(late)].release.set()
         first.join()
     late_job = download_job(late["idMessage"])
