@@ -15,49 +15,32 @@
 
 import argparse
 import fcntl
-import http.client
 import json
 import os
 import re
 import secrets
-import statistics
 import sys
-import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import candidates
+import data
 import downloads
 import load
+import loss
 import processes
 import psycopg
 import results
-from results import CONNECTIONS, PYTHON, ROOT, TARGETS
+from data import ADMIN, stage
+from results import CONNECTIONS, PYTHON, ROOT, TARGETS, Sizes
 
 BENCH = ROOT / "bench"
 SERVER = "postgres://postgres@127.0.0.1:5432"
 # The databases the benchmark may drop and create; never one that holds someone's data.
 FORBIDDEN_DATABASES = {"crm", "test_crm", "postgres", "template0", "template1"}
-MESSAGE_KINDS = {"incomingMessageReceived", "outgoingAPIMessageReceived"}
-ADMIN = ("bench@example.com", "bench-password-" + secrets.token_hex(8))
-
-
-@dataclass
-class Sizes:
-    duration: int
-    small: int
-    large: int
-    stats_requests: int
-    small_clients: int = 100
-    large_clients: int = 10_000
-    downloads: int = 300
-    download_runs: int = 3
-    download_bytes: int = 100 * 1024
-    hook_rounds: int = 520
 
 
 def main(argv: list[str]) -> int:
@@ -133,7 +116,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
         "DJANGO_SUPERUSER_PASSWORD": ADMIN[1],
     }
     figures: dict = {"command": command, "smoke": args.smoke, "sizes": asdict(sizes)}
-    _stage(f"database {args.database}: drop, create, Procfile release")
+    stage(f"database {args.database}: drop, create, Procfile release")
     _database_create(args.database)
     processes.sh(processes.procfile("release"), env, out / "release.log")  # and the admin, from DJANGO_SUPERUSER_*
     figures["machine"] = results.machine(db_url, env)
@@ -151,7 +134,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
         # Read now, not at start: the first answer can come before every worker has said it booted.
         figures["machine"]["gunicorn_workers"] = processes.workers(out / "gunicorn.log")
         _print_modes(figures)
-        figures.update(_data_stages(db_url, env, port, sizes, out))
+        figures.update(data.stages(db_url, env, port, sizes, out))
         figures.update(_media_stages(db_url, env, port, token, sizes, out, figures["webhook"]))
     checks = [figures["check"], figures["cold"]["check"], figures["development"]["check"]]
     checks.append(figures["development"]["cold"]["check"])
@@ -168,35 +151,28 @@ def _run(args: argparse.Namespace, sizes: Sizes, out: Path, command: str) -> int
 def _throughput(env: dict, port: int, out: Path, db_url: str, sizes: Sizes, server, mode: str) -> dict:
     """Warm mix, /healthz, then the cold start; each webhook run checked against the database."""
     url, tag = f"http://127.0.0.1:{port}", "" if mode == "production" else f"-{mode}"
-    _stage(f"{mode} logging: POST /whatsapp/webhook, warm: {sizes.duration} s, {CONNECTIONS} connections")
+    stage(f"{mode} logging: POST /whatsapp/webhook, warm: {sizes.duration} s, {CONNECTIONS} connections")
     webhook = load.run("webhook", f"{url}/whatsapp/webhook", sizes.duration, out, env, server, db_url, tag)
-    _stage(f"{mode} logging: GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
+    stage(f"{mode} logging: GET /healthz: {sizes.duration} s, {CONNECTIONS} connections")
     healthz = load.run("healthz", f"{url}/healthz", sizes.duration, out, env, server, db_url, tag)
     ratio = webhook.rps / healthz.rps if healthz.rps else 0.0
     load.print_throughput(webhook, healthz, ratio)
     figures = {"webhook": load.figures(webhook), "healthz": load.figures(healthz), "ratio_webhook_healthz": ratio}
-    figures["check"] = _print_check("warm", _check(db_url, webhook))
+    figures["check"] = loss.print_check("warm", loss.check(db_url, webhook))
     # As long as the warm rate takes for 10,000 notifications: every number writes for the first time.
     seconds = max(2, min(sizes.duration, round(10_000 / max(webhook.rps, 1))))
-    _stage(f"{mode} logging: cold start: empty database, {seconds} s, numbers in turn")
+    stage(f"{mode} logging: cold start: empty database, {seconds} s, numbers in turn")
     _reset(db_url, known=False)
     cold = load.run(
         "webhook", f"{url}/whatsapp/webhook", seconds, out, {**env, "BENCH_COLD": "1"}, server, db_url, f"{tag}-cold"
     )
     figures["cold"] = {**load.figures(cold), "ratio_webhook_healthz": cold.rps / healthz.rps if healthz.rps else 0.0}
-    figures["cold"]["check"] = _print_check("cold", _check(db_url, cold))
-    figures["cold"]["clients_created"] = _sql_value(db_url, "SELECT count(*) FROM clients")
-    figures["cold"]["message_notifications"] = _sql_value(
+    figures["cold"]["check"] = loss.print_check("cold", loss.check(db_url, cold))
+    figures["cold"]["clients_created"] = data.sql_value(db_url, "SELECT count(*) FROM clients")
+    figures["cold"]["message_notifications"] = data.sql_value(
         db_url, "SELECT count(*) FROM whatsapp_notifications WHERE type_webhook <> 'outgoingMessageStatus'"
     )
     return figures
-
-
-def _print_check(name: str, check: dict) -> dict:
-    for line in check["lines"]:
-        print("  " + line)
-    print(f"  loss check ({name}): {'PASS' if check['ok'] else 'FAIL'}")
-    return check
 
 
 def _print_modes(figures: dict) -> None:
@@ -211,14 +187,9 @@ def _print_modes(figures: dict) -> None:
 
 
 def _reset(db_url: str, *, known: bool) -> None:
-    _sql(db_url, "DELETE FROM messages", "DELETE FROM whatsapp_notifications", "DELETE FROM clients")
+    data.sql(db_url, "DELETE FROM messages", "DELETE FROM whatsapp_notifications", "DELETE FROM clients")
     if known:
         _known_clients(db_url)
-
-
-def _sql_value(db_url: str, query: str) -> int:
-    with psycopg.connect(db_url) as db:
-        return db.execute(query).fetchone()[0]
 
 
 def _candidates(
@@ -234,7 +205,7 @@ def _candidates(
         slow=args.slow,
         slow_seconds=args.slow_seconds,
         reset=lambda: _reset(db_url, known=True),
-        check=_check,
+        check=loss.check,
         only=args.only,
         repeat=args.repeat,
     )
@@ -245,137 +216,9 @@ def _candidates(
     return 0 if all(row["loss_check"] for row in rows) else 1
 
 
-def _stage(title: str) -> None:
-    print(f"\n== {title}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# The loss check.
-
-
-def _check(db_url: str, run: load.Wrk) -> dict:
-    """What wrk was told (200 + notificationId) against what the database holds."""
-    with psycopg.connect(db_url) as db:
-        rows = db.execute(
-            "SELECT id, type_webhook, id_message, coalesce(body::jsonb ->> 'status', ''), deliveries, outcome "
-            "FROM whatsapp_notifications"
-        ).fetchall()
-        messages = Counter(
-            dict(db.execute("SELECT external_id, count(*) FROM messages GROUP BY external_id").fetchall())
-        )
-    by_id = {r[0]: r for r in rows}
-    answers = sum(run.codes.values())
-    ok_answers = run.codes.get(200, 0)
-    # Made but never answered: in flight when wrk stopped (one per connection), the one request wrk 4
-    # makes to check the script and never sends, or dropped with a socket error.
-    unanswered = sum(run.sent.values()) - answers
-    sent = set(run.idents)
-    stored = Counter((r[1], r[2], r[3]) for r in rows)
-    lost = [i for i in run.acks if i not in by_id]
-    duplicated = [k for k, n in stored.items() if n > 1]
-    phantom = [k for k in stored if k not in sent]
-    unacked = [r for r in rows if r[0] not in run.acks]
-    undercounted = [i for i, n in run.acks.items() if i in by_id and by_id[i][4] < n]
-    deliveries = sum(r[4] for r in rows)
-    outcomes = Counter(r[5] for r in rows)
-    expected_messages = {r[2] for r in rows if r[1] in MESSAGE_KINDS}
-    missing_messages = expected_messages - set(messages)
-    extra_messages = set(messages) - expected_messages
-    double_messages = [k for k, n in messages.items() if n > 1]
-    stuck = [r for r in rows if r[5] == "waiting" and r[2] in messages]
-    kinds = Counter(by_id[i][1] for i in run.acks if i in by_id)
-    bad_answers = answers - ok_answers + sum(run.errors.values()) - run.errors.get("status", 0)
-    checks = {
-        "every answer was 200, no socket errors": bad_answers == 0,
-        "every acknowledged notification is stored": not lost,
-        "each distinct notification is stored once": not duplicated and len(sent) == len(run.idents),
-        "nothing stored that was not sent": not phantom,
-        "unacknowledged rows only from requests in flight": len(unacked) <= max(unanswered, 0),
-        "deliveries counted: sum(deliveries) = 200 answers (+ in flight)": 0
-        <= deliveries - ok_answers
-        <= max(unanswered, 0)
-        and not undercounted,
-        "every message notification made exactly one message": not missing_messages
-        and not extra_messages
-        and not double_messages,
-        "no notification failed": outcomes.get("failed", 0) == 0,
-        "no status left waiting for a message that is stored": not stuck,
-    }
-    lines = [
-        f"sent: {dict(run.sent)}; answers: {dict(run.codes)}; socket errors: {run.errors}",
-        f"distinct notifications sent {len(sent)}, acknowledged {len(run.acks)} "
-        f"({dict(kinds)}); rows {len(rows)} ({len(unacked)} from the {unanswered} requests left unanswered)",
-        f"200 answers {ok_answers}, sum(deliveries) {deliveries}; outcomes {dict(outcomes)}",
-        f"messages {sum(messages.values())} = distinct message notifications stored {len(expected_messages)}",
-        *(f"[{'ok' if passed else 'FAILED'}] {name}" for name, passed in checks.items()),
-    ]
-    return {
-        "ok": all(checks.values()),
-        "checks": checks,
-        "lines": lines,
-        "acknowledged": len(run.acks),
-        "rows": len(rows),
-        "answers_200": ok_answers,
-        "deliveries": deliveries,
-        "messages": sum(messages.values()),
-        "unanswered": unanswered,
-        "outcomes": dict(outcomes),
-        "lost": lost[:20],
-        "duplicated": [list(k) for k in duplicated[:20]],
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Stats, clear and DELETE at growing sizes.
-
-
-def _data_stages(db_url: str, env: dict, port: int, sizes: Sizes, out: Path) -> dict:
-    figures: dict = {}
-    log = out / "data.log"
-    log.write_text("")
-    _sql(db_url, "DELETE FROM messages", "DELETE FROM whatsapp_notifications", "DELETE FROM clients")
-
-    _stage(f"GET /whatsapp/stats at {sizes.small:,} messages")
-    _seed(env, log, sizes.small_clients, sizes.small)
-    _settle(db_url)
-    figures["stats_small"] = _time_stats(port, sizes.stats_requests, expect=sizes.small)
-    _print_stats(figures["stats_small"])
-    seconds, rss = processes.measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
-    figures["clear_small"] = {"seconds": round(seconds, 3), "max_rss_kib": rss, "messages": sizes.small}
-
-    _stage(f"seed_demo_data --messages {sizes.large:,}")
-    _sql(db_url, "VACUUM messages")
-    seconds, rss = _seed(env, log, sizes.large_clients, sizes.large)
-    figures["seed_large"] = {"seconds": round(seconds, 2), "max_rss_kib": rss, "messages": sizes.large}
-    print(f"  {sizes.large:,} messages in {seconds:.1f} s ({sizes.large / seconds:,.0f}/s), max RSS {rss >> 10} MiB")
-
-    _stage(f"GET /whatsapp/stats at {sizes.large:,} messages")
-    _settle(db_url)
-    figures["stats_large"] = _time_stats(port, sizes.stats_requests, expect=sizes.large)
-    _print_stats(figures["stats_large"])
-    ratio = figures["stats_large"]["median_ms"] / figures["stats_small"]["median_ms"]
-    figures["ratio_stats"] = ratio
-    verdict = "meets" if ratio <= TARGETS["stats large/small"] else "misses"
-    print(f"  ratio {sizes.large:,} / {sizes.small:,}: {ratio:.2f}x ({verdict} the target of at most 2x)")
-
-    _stage(f"clear_whatsapp_messages at {sizes.large:,} messages, then a raw DELETE of as many")
-    _sql(db_url, "CHECKPOINT")
-    seconds, rss = processes.measured([PYTHON, "manage.py", "clear_whatsapp_messages", "--noinput"], env, log)
-    figures["clear_large"] = {"seconds": round(seconds, 3), "max_rss_kib": rss, "messages": sizes.large}
-    _sql(db_url, "VACUUM messages")
-    _seed(env, log, 0, sizes.large)
-    _settle(db_url)
-    _sql(db_url, "CHECKPOINT")
-    started = time.monotonic()
-    deleted = _sql(db_url, "DELETE FROM messages WHERE channel = 'whatsapp'")
-    figures["delete_large"] = {"seconds": round(time.monotonic() - started, 3), "rows": deleted}
-    _print_clear(figures, sizes)
-    return figures
-
-
 def _media_stages(db_url: str, env: dict, port: int, token: str, sizes: Sizes, out: Path, webhook: dict) -> dict:
     size = sizes.download_bytes
-    _stage(f"worker: {sizes.downloads} files of {size // 1024} KB from a local file server, {sizes.download_runs} runs")
+    stage(f"worker: {sizes.downloads} files of {size // 1024} KB from a local file server, {sizes.download_runs} runs")
     got = downloads.run(
         db_url=db_url,
         env=env,
@@ -391,7 +234,7 @@ def _media_stages(db_url: str, env: dict, port: int, token: str, sizes: Sizes, o
         f"  worker downloads: {got['median_per_second']:.1f} files/s, {got['median_mib_per_second']:.1f} MiB/s "
         f"(median of {sizes.download_runs}: {each}); every file stored once with its size"
     )
-    _stage(f"enqueue cost: bench/hook_cost.py, {sizes.hook_rounds} text and image messages in-process")
+    stage(f"enqueue cost: bench/hook_cost.py, {sizes.hook_rounds} text and image messages in-process")
     cost = downloads.enqueue_cost(env=env, rounds=sizes.hook_rounds, webhook=webhook, out=out)
     print(
         f"  CPU per new message: text {cost['text_cpu_ms']:.2f} ms, image with its job {cost['media_cpu_ms']:.2f} ms; "
@@ -401,16 +244,6 @@ def _media_stages(db_url: str, env: dict, port: int, token: str, sizes: Sizes, o
     verdict = "meets" if cost["percent"] <= TARGETS["enqueue cost %"] else "misses"
     print(f"  enqueue cost: {cost['percent']:.1f}% of the webhook's CPU ({verdict} the target of at most 10%)")
     return {"downloads": got, "enqueue_cost": cost}
-
-
-def _seed(env: dict, log: Path, clients: int, messages: int) -> tuple[float, int]:
-    command = [PYTHON, "manage.py", "seed_demo_data", "--clients", str(clients), "--messages", str(messages)]
-    return processes.measured(command, env, log)
-
-
-def _settle(db_url: str) -> None:
-    # What autovacuum does within a minute of a bulk load, done now so both sizes are measured alike.
-    _sql(db_url, "VACUUM ANALYZE messages", "VACUUM ANALYZE clients")
 
 
 def _known_clients(db_url: str, pool: int = 10_000, known: float = 0.9) -> int:
@@ -438,74 +271,6 @@ def _known_clients(db_url: str, pool: int = 10_000, known: float = 0.9) -> int:
         )
     print(f"  {len(numbers):,} of {pool:,} numbers are existing clients; the rest write for the first time")
     return len(numbers)
-
-
-def _sql(db_url: str, *statements: str) -> int:
-    with psycopg.connect(db_url, autocommit=True) as db:
-        for statement in statements:
-            rowcount = db.execute(statement).rowcount
-    return rowcount
-
-
-def _login(port: int) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        body = json.dumps({"email": ADMIN[0], "password": ADMIN[1]})
-        conn.request("POST", "/auth/login", body=body, headers={"Content-Type": "application/json"})
-        answer = conn.getresponse()
-        data = answer.read()
-    finally:
-        conn.close()
-    if answer.status != 200:
-        raise SystemExit(f"login failed: {answer.status} {data[:200]!r}")
-    return json.loads(data)["accessToken"]
-
-
-def _time_stats(port: int, n: int, *, expect: int) -> dict:
-    """n sequential GETs on one keep-alive connection, after a few untimed ones to warm up."""
-    headers = {"Authorization": f"Bearer {_login(port)}"}
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    times = []
-    try:
-        for i in range(n + 10):
-            started = time.perf_counter()
-            conn.request("GET", "/whatsapp/stats", headers=headers)
-            answer = conn.getresponse()
-            body = answer.read()
-            if i >= 10:
-                times.append(1000 * (time.perf_counter() - started))
-            if answer.status != 200:
-                raise SystemExit(f"/whatsapp/stats answered {answer.status}: {body[:200]!r}")
-    finally:
-        conn.close()
-    total = json.loads(body)["totalMessages"]
-    return {
-        "messages": expect,
-        "total_messages_reported": total,
-        "requests": n,
-        "median_ms": round(statistics.median(times), 3),
-        "p90_ms": round(statistics.quantiles(times, n=10)[-1], 3) if n >= 2 else times[0],
-    }
-
-
-def _print_stats(figures: dict) -> None:
-    counted = figures["total_messages_reported"]
-    note = "" if counted == figures["messages"] else f" — WRONG: totalMessages says {counted}"
-    print(f"  median {figures['median_ms']:.2f} ms, p90 {figures['p90_ms']:.2f} ms over {figures['requests']}{note}")
-
-
-def _print_clear(figures: dict, sizes: Sizes) -> None:
-    clear, delete, small = figures["clear_large"], figures["delete_large"], figures["clear_small"]
-    ratio = clear["seconds"] / delete["seconds"] if delete["seconds"] else 0.0
-    figures["ratio_clear_delete"] = ratio
-    verdict = "meets" if ratio <= TARGETS["clear/delete"] else "misses"
-    print(f"  clear_whatsapp_messages: {clear['seconds']:.2f} s, max RSS {clear['max_rss_kib'] / 1024:.0f} MiB")
-    print(f"  raw DELETE:              {delete['seconds']:.2f} s ({delete['rows']:,} rows)")
-    print(f"  ratio clear/DELETE: {ratio:.2f}x ({verdict} the target of at most 1.5x)")
-    print(
-        f"  max RSS of clear at {sizes.small:,} messages: {small['max_rss_kib'] / 1024:.0f} MiB, "
-        f"at {sizes.large:,}: {clear['max_rss_kib'] / 1024:.0f} MiB"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""What bench.py found, written down: the machine it ran on, and bench/RESULTS.md's latest-run section."""
+"""What bench.py measures and found: the sizes of a run, the machine it ran on, and bench/RESULTS.md's
+latest-run section."""
 
 import os
 import platform
 import re
 import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,20 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- latest run: start -->", "<!-- latest run: end -->"
 TARGETS = {"webhook/healthz": 0.35, "stats large/small": 2.0, "clear/delete": 1.5, "enqueue cost %": 10.0}
 CONNECTIONS, THREADS = 16, 2
+
+
+@dataclass
+class Sizes:
+    duration: int
+    small: int
+    large: int
+    stats_requests: int
+    small_clients: int = 100
+    large_clients: int = 10_000
+    downloads: int = 300
+    download_runs: int = 3
+    download_bytes: int = 100 * 1024
+    hook_rounds: int = 520
 
 
 def machine(db_url: str, env: dict) -> dict:
