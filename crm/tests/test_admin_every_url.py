@@ -31,6 +31,8 @@ from conftest import PAYLOADS, make_jobs_due, payload, run_jobs
 from inbox.models import Agent, Conversation
 from inbox.roles import roles_ensure
 from inbox.services import conversation_change
+from jobs.models import WorkerBeat
+from jobs.services import worker_beat
 from jobs.tests.test_jobs import media_job
 from whatsapp.exports import export_request
 from whatsapp.models import AutoReply, CannedReply, Instance, Message, MessageExport, Note, Notification, OpeningHours
@@ -137,7 +139,8 @@ def build_inbox(anna: Client) -> None:
 
 
 def build_jobs(post_webhook, fake) -> None:
-    """Background jobs in each state: a file kept, one that keeps failing, one waiting."""
+    """Background jobs in each state: a file kept, one that keeps failing, one waiting; a worker
+    alive and one gone quiet."""
     stored = media_job(post_webhook, fake)
     run_jobs()
     media_job(post_webhook, fake, behaviour="refuse")
@@ -147,6 +150,9 @@ def build_jobs(post_webhook, fake) -> None:
     media_job(post_webhook, fake)
     stored.refresh_from_db()
     assert {j.status for j in DBTaskResult.objects.all()} == {"SUCCESSFUL", "FAILED", "READY"}, stored.state
+    worker_beat(worker_id="host-a", host="web-1", pid=4242, starting=True)
+    worker_beat(worker_id="host-b", host="web-2", pid=77, starting=True)
+    WorkerBeat.objects.filter(pk="host-b").update(beat_at=timezone.now() - timedelta(hours=1))
 
 
 # -------------------------------------------------------------------------------------------------
