@@ -33,7 +33,7 @@ def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     if whole:
         match |= Q(value=whole)
     match = Q(match, kind=ClientNumber.Kind.PHONE) | Q(kind=ClientNumber.Kind.LID, value=digits)
-    return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).values("client_id")
+    return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).order_by().values("client_id")
 
 
 def client_matches(term: str, *, wrote: QuerySet | Expression | None = None) -> Q:

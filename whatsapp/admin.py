@@ -292,7 +292,7 @@ class ClientConversationAdmin(ClientAdmin):
         wrote = Message.objects.filter(content__icontains=term)
         if (planner_estimate(wrote) or 0) > TEXT_SEARCH_COLLECT_MAX:
             return IsNull(Subquery(wrote.filter(client=OuterRef("pk")).order_by().values("pk")[:1]), False)
-        return wrote.values("client_id")
+        return wrote.order_by().values("client_id")  # a part of a UNION (a number's): no ORDER BY on SQLite
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
