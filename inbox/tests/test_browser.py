@@ -17,7 +17,7 @@ from django.db import connection
 
 from accounts.models import User
 from clients.tests.test_browser import CHROMIUM, SHOTS
-from conftest import payload
+from conftest import needs_postgres, payload
 from crm.testing.servers import Gunicorn, database_url
 from inbox.models import Conversation
 from inbox.roles import roles_ensure
@@ -26,6 +26,7 @@ from whatsapp.models import Message
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
+    needs_postgres("the Procfile's gunicorn shares the test's database only on a database server"),
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
     ),
