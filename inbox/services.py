@@ -120,6 +120,16 @@ def conversation_change(
     return events
 
 
+def conversation_started(*, client: Client, user: User) -> None:
+    """A conversation staff began by writing to a new number is theirs: assigned to whoever wrote
+    (so a manager sees what they started), kept in its history. A user who is not active staff (a
+    program's API user) cannot be assigned: it stays unassigned."""
+    conversation = Conversation.objects.filter(pk=client.pk, assignee__isnull=True).first()
+    if conversation is None or not (user.is_staff and user.is_active):
+        return
+    conversation_change(conversation=conversation, actor=user, assignee=user, note="started the conversation")
+
+
 def conversation_read(*, conversation: Conversation) -> int:
     """The client's inbound messages are read (the triggers count new ones after `read_until`);
     with GREEN_API_MARK_READ, Green API is told too (readChat) by a background job. How many were unread."""
