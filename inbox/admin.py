@@ -201,6 +201,7 @@ class ConversationAdmin(admin.ModelAdmin):
             client_admin = self.admin_site._registry[Client]
             context.update(admin_views.conversation(client_admin, request, str(conversation.pk)))
             context.update(
+                title="Conversation",  # the tab: "<client> | Conversation", not "Change conversation"
                 client=conversation.client,
                 conversation=conversation,
                 events=list(conversation.events.select_related("actor")[:30]),

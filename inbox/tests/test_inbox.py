@@ -480,7 +480,9 @@ def test_a_client_deleted_by_sql_takes_its_conversation_and_history_along(post_w
     assert (Conversation.objects.count(), ConversationEvent.objects.count()) == (0, 0)
 
 
-def test_the_inbox_tab_is_titled_inbox_with_the_unread_count(client, post_webhook) -> None:
+def test_the_inbox_tab_is_titled_inbox_with_the_unread_count_and_a_conversation_by_its_client(
+    client, post_webhook
+) -> None:
     client.force_login(staff("boss@example.com", "Supervisors"))
     assert "<title>Inbox | " in inbox(client).content.decode()
     post_webhook(incoming("INBOX-1"))
@@ -488,3 +490,5 @@ def test_the_inbox_tab_is_titled_inbox_with_the_unread_count(client, post_webhoo
     page = inbox(client).content.decode()
     assert "<title>(2) Inbox | " in page
     assert "Select conversation to change" not in page
+    opened = client.get(reverse("admin:inbox_conversation_change", args=[conversation_of().pk])).content.decode()
+    assert f"<title>{conversation_of().client} | Conversation | " in opened
