@@ -57,7 +57,7 @@ def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySe
         return None
     others = [c for c in clients if c.pk != keep.pk]
     with transaction.atomic():
-        moved = client_merge(keep=keep, others=others)
+        moved = client_merge(keep=keep, others=others, actor=request.user)
     model_admin.message_user(request, f"Merged {len(others)} client(s) into {keep}: {moved} message(s) moved.")
     return None
 

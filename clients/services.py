@@ -1,4 +1,6 @@
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -164,10 +166,24 @@ def client_link_lid(*, client: Client, lid: str) -> bool:
     return True
 
 
-def client_merge(*, keep: Client, others: list[Client]) -> int:
+# What other apps do when clients merge, before anything moves (the inbox: one conversation of
+# the kept client), each declared once with client_merge_step; this app knows none of them.
+MERGE_STEPS: list[Callable[..., None]] = []
+
+
+def client_merge_step(run: Callable[..., None]) -> Callable[..., None]:
+    """Declare a step: called as run(keep=…, others=…, actor=…) by every merge."""
+    MERGE_STEPS.append(run)
+    return run
+
+
+def client_merge(*, keep: Client, others: list[Client], actor: Any = None) -> int:
     """Make `others` one client with `keep`: every message and every number moves, empty details
-    are filled, the others are deleted. Returns how many messages moved. Run it in a transaction."""
+    are filled, the others are deleted; `actor` (the user who merged, or None) is for the steps
+    other apps declared. Returns how many messages moved. Run it in a transaction."""
     others = [c for c in others if c.pk != keep.pk]
+    for run in MERGE_STEPS:
+        run(keep=keep, others=others, actor=actor)
     moved = _move_rows(keep, others)
     numbers = list(ClientNumber.objects.filter(client__in=others).order_by("pk"))
     taken = {

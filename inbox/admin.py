@@ -180,7 +180,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         request.inbox_counts = inbox_counts(user=request.user)  # the header's too (inbox/templatetags)
+        unread = request.inbox_counts["unread"]
         context = {
+            # The browser tab says how many wait (each live refresh brings its <title>, which htmx applies).
+            "title": "Inbox" if unread == "0" else f"({unread}) Inbox",
             "counts": request.inbox_counts,
             "poll_seconds": settings.INBOX_POLL_SECONDS,
             **(extra_context or {}),
@@ -198,6 +201,7 @@ class ConversationAdmin(admin.ModelAdmin):
             client_admin = self.admin_site._registry[Client]
             context.update(admin_views.conversation(client_admin, request, str(conversation.pk)))
             context.update(
+                title="Conversation",  # the tab: "<client> | Conversation", not "Change conversation"
                 client=conversation.client,
                 conversation=conversation,
                 events=list(conversation.events.select_related("actor")[:30]),
@@ -205,6 +209,10 @@ class ConversationAdmin(admin.ModelAdmin):
                 poll_seconds=settings.INBOX_POLL_SECONDS,
                 client_url=reverse("admin:clients_client_change", args=[conversation.pk]),
             )
+            if self.has_change_permission(request, conversation):
+                # What the form would show now, for the page's script to compare with what it shows
+                # (inbox/static/inbox/conversation_live.js): prefixed, so its names and ids are its own.
+                context.update(fresh_form=ConversationForm(instance=conversation, prefix="fresh"))
             if context.get("thread") is not None:
                 conversation_read(conversation=conversation)
         return super().change_view(request, object_id, form_url, context)

@@ -82,6 +82,7 @@ class ConversationEvent(models.Model):
     class Field(models.TextChoices):
         STATUS = "status"
         ASSIGNEE = "assignee"
+        MERGE = "merge", "merged"  # clients merged into this one: `from` names them, `to` the one kept
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)

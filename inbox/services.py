@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -118,6 +118,42 @@ def conversation_change(
         events = list(ConversationEvent.objects.filter(conversation=current).order_by("id")[before:])
     conversation.refresh_from_db()
     return events
+
+
+def conversation_started(*, client: Client, user: User) -> None:
+    """A conversation staff began by writing to a new number is theirs: assigned to whoever wrote
+    (so a manager sees what they started), kept in its history. A user who is not active staff (a
+    program's API user) cannot be assigned: it stays unassigned."""
+    conversation = Conversation.objects.filter(pk=client.pk, assignee__isnull=True).first()
+    if conversation is None or not (user.is_staff and user.is_active):
+        return
+    conversation_change(conversation=conversation, actor=user, assignee=user, note="started the conversation")
+
+
+def conversations_merge(*, keep: Client, others: list[Client], actor: User | None) -> None:
+    """Clients being merged (clients.services.client_merge, before their messages move): the kept
+    client's conversation takes the status, assignee and wait of the most recently active one, every
+    other's history joins it, and an event says who merged whom. The others' conversations go
+    with their clients."""
+    ids = [keep.pk, *(c.pk for c in others)]
+    found = {c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    if not found:
+        return  # nobody ever wrote: no conversation to keep
+    latest = dict(Client.objects.filter(pk__in=found).values_list("pk", "last_message_at"))
+    never = datetime.min.replace(tzinfo=UTC)
+    newest = max(found.values(), key=lambda c: (latest[c.pk] or never, c.pk == keep.pk))  # a tie: the kept one's
+    kept = found.get(keep.pk) or Conversation(client=keep, created_at=min(c.created_at for c in found.values()))
+    before = f"{kept.status}, {kept.assignee or 'nobody'}" if kept.pk in found else "none"
+    for name in ("status", "snoozed_until", "assignee_id", "waiting_since", "instance_id"):
+        setattr(kept, name, getattr(newest, name))
+    kept.updated_at = timezone.now()
+    kept.save()
+    ConversationEvent.objects.filter(conversation_id__in=[pk for pk in found if pk != keep.pk]).update(
+        conversation=kept
+    )
+    merged = ", ".join(str(c) for c in others)
+    note = f"{merged} merged into {keep}: was {before}, now {kept.status}, {kept.assignee or 'nobody'}"
+    _record(kept, actor=actor, field=ConversationEvent.Field.MERGE, old=merged[:255], new=str(keep)[:255], note=note)
 
 
 def conversation_read(*, conversation: Conversation) -> int:

@@ -21,6 +21,8 @@ from django.views.decorators.http import require_safe
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from clients.models import Client
+from clients.visibility import clients_visible
 from whatsapp.display import type_label, web_link
 from whatsapp.models import MediaFile, Message
 
@@ -35,7 +37,9 @@ def media_file(request: HttpRequest, media_id: uuid.UUID) -> HttpResponse:
     refused = _refusal(request)
     if refused is not None:
         return refused
-    media = MediaFile.objects.filter(pk=media_id, state=MediaFile.State.STORED).first()
+    # A file of a client the user's role does not show (another manager's) is one that does not exist.
+    visible = Client.objects.filter(clients_visible(user=request.user)).values("pk")
+    media = MediaFile.objects.filter(pk=media_id, state=MediaFile.State.STORED, message__client_id__in=visible).first()
     if media is None:
         raise Http404("No stored file with this id.")
     try:

@@ -1,9 +1,11 @@
 """Messages we send: stored first, then handed to Green API, then tied to what its webhooks say."""
 
 import logging
+from collections.abc import Callable
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from clients.models import Client
 from clients.services import client_find_or_create_by_phone
@@ -81,14 +83,35 @@ def message_deliver(*, message: Message) -> Message:
     return _message_sent(message, id_message)
 
 
-def message_send_to_phone(*, phone: str, text: str, attachment: Attachment | None = None) -> Message:
+class ClientNotVisible(LookupError):
+    """The number is a client the sender may not see (another manager's): as if there were none."""
+
+
+def message_send_to_phone(
+    *,
+    phone: str,
+    text: str,
+    attachment: Attachment | None = None,
+    visible: QuerySet[Client] | None = None,
+    started: Callable[[Client], None] | None = None,
+) -> Message:
     """Send to a phone number (digits, as clients.phones.to_whatsapp_id gives them), finding its
     client or creating it. The client is created only once the message could go: a bad text or
-    Green API not configured raises before anything is written."""
+    Green API not configured raises before anything is written.
+
+    `visible`: the clients the sender may answer; the number's client outside them raises
+    ClientNotVisible before anything is written or sent. `started` is called with a client made
+    here once its first message is stored (sent or failed), in its own transaction."""
     _text_checked(text, caption=attachment is not None)
     GreenAPI.from_settings()
-    client, _ = client_find_or_create_by_phone(phone=phone)
-    return message_send(client=client, text=text, attachment=attachment)
+    client, created = client_find_or_create_by_phone(phone=phone)  # finding one writes nothing
+    if not created and visible is not None and not visible.filter(pk=client.pk).exists():
+        raise ClientNotVisible(phone)
+    try:
+        return message_send(client=client, text=text, attachment=attachment)
+    finally:
+        if created and started is not None and Message.objects.filter(client=client).exists():
+            started(client)
 
 
 def _message_failed(message: Message, error: GreenAPIError) -> None:

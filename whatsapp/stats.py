@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from clients.models import Client
@@ -19,9 +19,17 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def recent_messages(*, limit: int) -> list[dict]:
+def _messages(visible: Q | None) -> QuerySet[Message]:
+    """WhatsApp's messages of the clients `visible` names (none, or Q(): every client)."""
+    rows = Message.objects.filter(channel="whatsapp")
+    if visible:
+        rows = rows.filter(client_id__in=Client.objects.filter(visible).values("pk"))
+    return rows
+
+
+def recent_messages(*, limit: int, visible: Q | None = None) -> list[dict]:
     rows = (
-        Message.objects.filter(channel="whatsapp")
+        _messages(visible)
         .select_related("media")
         .order_by("-created_at")
         .only(
@@ -56,13 +64,14 @@ def recent_messages(*, limit: int) -> list[dict]:
     ]
 
 
-def message_counts() -> dict:
+def message_counts(*, visible: Q | None = None) -> dict:
     """Totals by direction and by status: from the trigger-kept counters on PostgreSQL (flat at any
-    table size), by counting the rows on SQLite (development, where there are no triggers)."""
-    if connection.vendor == "postgresql":
+    table size), by counting the rows on SQLite (development, where there are no triggers) and for
+    a user who sees only some clients (`visible`: their messages are counted)."""
+    if connection.vendor == "postgresql" and not visible:
         rows = MessageCount.objects.filter(channel="whatsapp").values("direction", "status").annotate(total=Sum("n"))
     else:
-        rows = Message.objects.filter(channel="whatsapp").values("direction", "status").annotate(total=Count("id"))
+        rows = _messages(visible).values("direction", "status").annotate(total=Count("id"))
     rows = rows.order_by()
     by_direction: dict[str, int] = {d: 0 for d in Message.Direction.values}
     by_status: dict[str, int] = {}
@@ -73,10 +82,10 @@ def message_counts() -> dict:
     return {"total": sum(by_direction.values()), "byDirection": by_direction, "byStatus": by_status}
 
 
-def clients_with_whatsapp() -> int:
-    if connection.vendor == "postgresql":
+def clients_with_whatsapp(*, visible: Q | None = None) -> int:
+    if connection.vendor == "postgresql" and not visible:
         return ClientCount.objects.aggregate(total=Sum("n"))["total"] or 0
-    return Client.objects.exclude(whatsapp_id=None, whatsapp_lid=None).count()
+    return Client.objects.filter(visible or Q()).exclude(whatsapp_id=None, whatsapp_lid=None).count()
 
 
 def last_notification() -> Notification | None:
@@ -100,14 +109,17 @@ def instances() -> list[dict]:
     ]
 
 
-def stats(*, limit: int) -> dict:
-    counts = message_counts()
+def stats(*, limit: int, visible: Q | None = None) -> dict:
+    """The guide's answer. `visible` (clients.visibility.clients_visible) limits what names a client
+    (the recent messages) and what is counted of them (messages, clients, recovered ones) to the
+    clients the user may see; the webhook's and the instances' state is the system's, about no client."""
+    counts = message_counts(visible=visible)
     last = last_notification()
     known = instances()
     return {
         "totalMessages": counts["total"],
-        "recentMessages": recent_messages(limit=limit),
-        "clientsWithWhatsApp": clients_with_whatsapp(),
+        "recentMessages": recent_messages(limit=limit, visible=visible),
+        "clientsWithWhatsApp": clients_with_whatsapp(visible=visible),
         "messagesByDirection": counts["byDirection"],
         "messagesByStatus": counts["byStatus"],
         "lastNotificationAt": iso(last.received_at) if last else None,
@@ -116,7 +128,7 @@ def stats(*, limit: int) -> dict:
         "instances": known,
         "failedNotificationsLast24h": failed_notifications_since(timezone.now() - timedelta(hours=24)),
         # Stored by the backfill from Green API's history: each one a message the webhook missed.
-        "recoveredMessages": Message.objects.filter(channel="whatsapp", recovered_at__isnull=False).count(),
+        "recoveredMessages": _messages(visible).filter(recovered_at__isnull=False).count(),
     }
 
 

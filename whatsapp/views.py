@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,10 +12,11 @@ from clients.models import Client
 from clients.visibility import clients_visible
 from crm.api import ErrorSerializer
 from crm.openapi import RETRY_AFTER, TOO_MANY, forbidden
+from inbox.services import conversation_started
 from whatsapp import stats
 from whatsapp.attachments import Attachment, attachment_checked
 from whatsapp.greenapi import GreenAPIError, GreenAPINotConfigured
-from whatsapp.outbound import message_send, message_send_to_phone
+from whatsapp.outbound import ClientNotVisible, message_send, message_send_to_phone
 from whatsapp.serializers import MessageSendSerializer, MessageSerializer, StatsQuerySerializer, StatsSerializer
 from whatsapp.throttles import SendThrottle
 from whatsapp.webhook import answer
@@ -51,7 +52,9 @@ class StatsView(APIView):
     def get(self, request: Request) -> Response:
         query = StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(stats.stats(limit=query.validated_data["limit"]))
+        # A manager's answer names and counts only the clients their role shows (README, "Who may do what").
+        visible = clients_visible(user=request.user)
+        return Response(stats.stats(limit=query.validated_data["limit"], visible=visible))
 
 
 class MessagesView(APIView):
@@ -70,7 +73,9 @@ class MessagesView(APIView):
             ),
             401: OpenApiResponse(ErrorSerializer, description="Missing or invalid access token"),
             403: forbidden(required_permission),
-            404: OpenApiResponse(ErrorSerializer, description="No client with that id"),
+            404: OpenApiResponse(
+                ErrorSerializer, description="No client with that id, or the number is a client the user may not see"
+            ),
             429: TOO_MANY,
             502: OpenApiResponse(ErrorSerializer, description="Green API refused; the message is stored as failed"),
             503: OpenApiResponse(ErrorSerializer, description="Green API is not configured; nothing is stored"),
@@ -97,7 +102,15 @@ class MessagesView(APIView):
                 client = get_object_or_404(visible, pk=given["clientId"])
                 message = message_send(client=client, text=given["text"], attachment=attachment)
             else:
-                message = message_send_to_phone(phone=given["phone"], text=given["text"], attachment=attachment)
+                message = message_send_to_phone(
+                    phone=given["phone"],
+                    text=given["text"],
+                    attachment=attachment,
+                    visible=Client.objects.filter(clients_visible(user=request.user)),
+                    started=lambda client: conversation_started(client=client, user=request.user),
+                )
+        except ClientNotVisible:
+            raise Http404("No Client matches the given query.") from None
         except GreenAPINotConfigured as error:
             return Response({"detail": str(error)}, status=503)
         except GreenAPIError as error:

@@ -117,6 +117,7 @@ def test_two_managers_work_one_conversation_live_from_arrival_to_reopening(
     for page in (annas, olgas):
         page.wait_for_selector("#result_list >> text=Можно перенести доставку")
         assert page.inner_text("#inbox-counts .inbox-unread") == "1"
+        page.wait_for_function("document.title.startsWith('(1) Inbox')")  # the tab, live too
     annas.screenshot(path=str(shots / "inbox.png"), full_page=True)
 
     # Anna opens it and takes it: it is read, and it leaves Olga's unassigned view.
@@ -182,3 +183,73 @@ def test_two_managers_work_one_conversation_live_from_arrival_to_reopening(
     assert listed["results"] == []
     olgas.goto(f"{server.url}/admin/inbox/conversation/")
     olgas.screenshot(path=str(shots / "inbox-other-manager.png"), full_page=True)
+
+
+def supervisor(email: str, name: str) -> User:
+    roles_ensure()
+    user = User.objects.create_user(email=email, password=PASSWORD, is_staff=True, name=name)
+    user.groups.add(Group.objects.get(name="Supervisors"))
+    return user
+
+
+def seconds_until(page, selector: str, since: float) -> float:
+    page.wait_for_selector(selector)
+    return time.monotonic() - since
+
+
+def test_a_colleagues_change_shows_in_the_open_conversation_without_losing_a_draft_or_an_edited_form(
+    browser, server
+) -> None:
+    supervisor("anna@example.com", "Анна")
+    olga = supervisor("olga@example.com", "Ольга")
+    annas, olgas = logged_in(browser, server, "anna@example.com"), logged_in(browser, server, "olga@example.com")
+    client_writes(server, "Добрый день, где мой заказ?")
+    conversation = Conversation.objects.get(client__whatsapp_id=NUMBER)
+    url = f"{server.url}/admin/inbox/conversation/{conversation.pk}/change/"
+    for page in (annas, olgas):
+        page.goto(url)
+        page.wait_for_selector("#thread >> text=где мой заказ")
+    draft = "Сейчас проверю и вернусь с ответом"
+    annas.fill("#reply textarea", draft)
+
+    # Olga takes it: Anna's state and her untouched form follow by themselves; her draft stays.
+    olgas.select_option("#id_assignee", str(olga.pk))
+    olgas.click("input[name=_save]")
+    olgas.wait_for_selector("#conversation-state >> text=olga@example.com")
+    saved = time.monotonic()
+    took = seconds_until(annas, "#conversation-state .state-assignee >> text=olga@example.com", saved)
+    print(f"\nthe colleague's assignment appeared in the open conversation after {took:.2f} s")
+    annas.wait_for_function(f"document.getElementById('id_assignee').value === '{olga.pk}'")
+    assert annas.input_value("#initial-id_assignee") == str(olga.pk)
+    assert annas.is_hidden("#conversation-changed")
+    assert annas.input_value("#reply textarea") == draft
+
+    # Anna starts changing the status; Olga resolves it meanwhile: Anna's choice is kept, and she is told.
+    annas.select_option("#id_status", "pending")
+    olgas.select_option("#id_status", "resolved")
+    olgas.click("input[name=_save]")
+    olgas.wait_for_selector("#conversation-state .state-status >> text=Resolved")
+    saved = time.monotonic()
+    took = seconds_until(annas, "#conversation-state .state-status >> text=Resolved", saved)
+    print(f"the colleague's status appeared after {took:.2f} s")
+    annas.wait_for_selector("#conversation-changed >> text=Changed by olga@example.com")
+    assert "now Resolved, assigned to olga@example.com" in annas.inner_text("#conversation-changed")
+    assert annas.input_value("#id_status") == "pending"
+    assert annas.input_value("#reply textarea") == draft
+
+    # Her Save applies what she changed, and only that: the assignee stays Olga's.
+    annas.click("input[name=_save]")
+    annas.wait_for_selector("#conversation-state .state-status >> text=Pending")
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.assignee) == ("pending", olga)
+    assert annas.is_hidden("#conversation-changed")
+    # Olga's page, untouched since her save, follows Anna's change into its form.
+    olgas.wait_for_function("document.getElementById('id_status').value === 'pending'")
+
+    # Olga writes a note for the history; the client's message reopens it: shown, her note kept.
+    olgas.fill("#id_note", "ждём ответа склада")
+    client_writes(server, "Алло?")
+    olgas.wait_for_selector("#conversation-state .state-status >> text=Open")
+    olgas.wait_for_selector("#conversation-changed >> text=Changed by the client")
+    assert olgas.input_value("#id_status") == "pending"
+    assert olgas.input_value("#id_note") == "ждём ответа склада"

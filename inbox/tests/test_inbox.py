@@ -105,6 +105,30 @@ def test_our_answer_ends_the_wait_and_the_clients_next_message_starts_it_again(p
     assert answer.sent_at <= conversation_of().waiting_since
 
 
+def test_a_conversations_first_message_is_in_its_history_on_every_database(post_webhook) -> None:
+    post_webhook(incoming("INBOX-1"))
+    post_webhook(incoming("INBOX-2"))
+    started = Client.objects.create(name="Новый", whatsapp_id="79001234599")
+    Message.objects.create(client=started, direction="outbound", status="sent", content="Добрый день", external_id="O")
+    events = ConversationEvent.objects.order_by("id")
+    assert [(e.conversation.client.whatsapp_id, e.actor, e.field, e.old, e.new, e.note) for e in events] == [
+        (NUMBER, None, "status", "", "open", "the first message"),
+        ("79001234599", None, "status", "", "pending", "the first message"),
+    ]
+
+
+def test_the_round_robin_stamps_a_turn_each_in_one_statement_of_many_new_clients(db) -> None:
+    anna, boris = staff("anna@example.com", "Managers"), staff("boris@example.com", "Managers")
+    Agent.objects.bulk_create([Agent(user=anna, available=True), Agent(user=boris, available=True)])
+    clients = Client.objects.bulk_create([Client(whatsapp_id=f"7900765432{i}") for i in range(4)])
+    Message.objects.bulk_create(
+        [Message(client=c, direction="inbound", content="?", external_id=f"RR-{i}") for i, c in enumerate(clients)]
+    )
+    assignees = [Conversation.objects.get(pk=c.pk).assignee.email for c in clients]
+    assert sorted(assignees) == ["anna@example.com"] * 2 + ["boris@example.com"] * 2
+    assert ConversationEvent.objects.filter(field="assignee", note="round-robin").count() == 4
+
+
 def test_a_conversation_we_start_waits_for_the_client(db) -> None:
     client = Client.objects.create(name="Новый", whatsapp_id=NUMBER)
     Message.objects.create(
@@ -137,7 +161,6 @@ def test_a_snooze_past_its_time_is_shown_open(post_webhook) -> None:
     assert conversation_of().shown_status == "open"
 
 
-@needs_postgres("the round-robin is the PostgreSQL trigger's")
 def test_new_conversations_go_round_robin_to_the_available_staff_only(post_webhook) -> None:
     anna, boris = staff("anna@example.com", "Managers"), staff("boris@example.com", "Managers")
     away = staff("away@example.com", "Managers")
@@ -455,3 +478,17 @@ def test_a_client_deleted_by_sql_takes_its_conversation_and_history_along(post_w
         cursor.execute("DELETE FROM messages")
         cursor.execute("DELETE FROM clients")
     assert (Conversation.objects.count(), ConversationEvent.objects.count()) == (0, 0)
+
+
+def test_the_inbox_tab_is_titled_inbox_with_the_unread_count_and_a_conversation_by_its_client(
+    client, post_webhook
+) -> None:
+    client.force_login(staff("boss@example.com", "Supervisors"))
+    assert "<title>Inbox | " in inbox(client).content.decode()
+    post_webhook(incoming("INBOX-1"))
+    post_webhook(incoming("INBOX-2", number="79001234568"))
+    page = inbox(client).content.decode()
+    assert "<title>(2) Inbox | " in page
+    assert "Select conversation to change" not in page
+    opened = client.get(reverse("admin:inbox_conversation_change", args=[conversation_of().pk])).content.decode()
+    assert f"<title>{conversation_of().client} | Conversation | " in opened

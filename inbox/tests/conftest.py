@@ -1,0 +1,3 @@
+"""What the inbox's test modules share."""
+
+from inbox.tests.test_inbox import two_managers  # noqa: F401 - the fixture, for every module here
