@@ -462,3 +462,11 @@ def test_the_reply_box_keeps_to_the_send_limit(staff, anna, fake_greenapi) -> No
     answer = staff.post(f"/admin/clients/client/{anna.pk}/send/", {"text": "Лишнее"}, follow=True)
     assert "too many messages" in answer.content.decode()
     assert (Message.objects.count() - before, len(fake_greenapi.sent)) == (30, 30)
+
+
+def test_the_count_beside_the_search_box_shows_only_while_a_search_is_on(staff, anna) -> None:
+    """Counted by estimate, Django would say "N results (Show all)" on every unfiltered page."""
+    assert "Show all" not in staff.get("/admin/clients/client/").content.decode()
+    searched = staff.get("/admin/clients/client/", {"q": "Анна"}).content.decode()
+    assert "1 result (" in searched
+    assert "Show all" in searched
