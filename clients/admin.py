@@ -70,12 +70,16 @@ class ClientForm(forms.ModelForm):
         super().validate_unique()
 
 
+STAFF_KINDS = (ClientNumber.Kind.PHONE, ClientNumber.Kind.LID)
+
+
 class ClientNumberForm(forms.ModelForm):
+    # A group's id is WhatsApp's, never typed: it is the group's client itself.
+    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in STAFF_KINDS], initial=ClientNumber.Kind.PHONE)
+
     class Meta:
         model = ClientNumber
         fields = ["kind", "value"]
-        # A group's id is WhatsApp's, never typed: it is the group's client itself.
-        widgets = {"kind": forms.Select(choices=[(k, k.label) for k in (ClientNumber.Kind.PHONE, ClientNumber.Kind.LID)])}
 
     def clean(self) -> dict:
         """Normalised and checked here, so a number another client has is refused with their name

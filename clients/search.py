@@ -32,7 +32,8 @@ def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     whole = phones.to_whatsapp_id(term)
     if whole:
         match |= Q(value=whole)
-    match = Q(match, kind=ClientNumber.Kind.PHONE) | Q(kind__in=[ClientNumber.Kind.LID, ClientNumber.Kind.GROUP], value=digits)
+    by_digits = [ClientNumber.Kind.LID, ClientNumber.Kind.GROUP]
+    match = Q(match, kind=ClientNumber.Kind.PHONE) | Q(kind__in=by_digits, value=digits)
     return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).values("client_id")
 
 

@@ -264,7 +264,11 @@ def store(parsed: Parsed, *, raw: bytes, key: str) -> Stored | None:
 def _message_applies(parsed: MessageNotification) -> bool:
     # A group's message is the group's conversation and its participant's authorship, two clients
     # to find or make: the general way's (messages.conversation_of).
-    return not (parsed.content.target_id or parsed.is_group) and parsed.person is not None and parsed.person.kind == "phone"
+    return (
+        not (parsed.content.target_id or parsed.is_group)
+        and parsed.person is not None
+        and parsed.person.kind == "phone"
+    )
 
 
 def _status_applies(parsed: StatusNotification) -> bool:

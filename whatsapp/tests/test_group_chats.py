@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from clients.models import Client, ClientNumber
-from conftest import payload
+from conftest import payload, run_jobs
 from inbox.models import Conversation
 from inbox.roles import roles_ensure
 from inbox.services import conversation_change
@@ -173,13 +173,16 @@ def test_the_group_and_its_participant_pages_render_for_each_role(client, post_w
     page = client.get(reverse("admin:clients_client_change", args=[group.pk]))
     assert page.status_code == 200
     text = page.content.decode()
-    assert "WhatsApp group" in text and f"{GROUP}" in text
+    assert "WhatsApp group" in text
+    assert f"{GROUP}" in text
     participant_link = reverse("admin:clients_client_change", args=[aigerim.pk])
     assert f'href="{participant_link}">Айгерим</a> · +7 707 987 6543' in text
-    assert "Тапсырыс дайын ба?" in text and "Да, готов" in text
+    assert "Тапсырыс дайын ба?" in text
+    assert "Да, готов" in text
 
     inbox = client.get(reverse("admin:inbox_conversation_change", args=[group.pk]))
-    assert inbox.status_code == 200 and f'href="{participant_link}">Айгерим</a>' in inbox.content.decode()
+    assert inbox.status_code == 200
+    assert f'href="{participant_link}">Айгерим</a>' in inbox.content.decode()
 
     own = client.get(participant_link).content.decode()
     group_link = reverse("admin:clients_client_change", args=[group.pk])
@@ -187,9 +190,12 @@ def test_the_group_and_its_participant_pages_render_for_each_role(client, post_w
     assert "Тапсырыс дайын ба?" not in own, "the group's messages are the group's conversation"
 
     listed = client.get(reverse("admin:clients_client_changelist"), {"kind": "group"}).content.decode()
-    assert "Отдел продаж 🇰🇿" in listed and 'class="badge-group"' in listed and "Айгерим" not in listed
+    assert "Отдел продаж 🇰🇿" in listed
+    assert 'class="badge-group"' in listed
+    assert "Айгерим" not in listed
     people = client.get(reverse("admin:clients_client_changelist"), {"kind": "person"}).content.decode()
-    assert "Айгерим" in people and "Отдел продаж" not in people
+    assert "Айгерим" in people
+    assert "Отдел продаж" not in people
 
 
 def test_another_managers_group_conversation_does_not_exist_for_a_manager(client, post_webhook, settings) -> None:
@@ -204,9 +210,10 @@ def test_another_managers_group_conversation_does_not_exist_for_a_manager(client
     assert client.get(reverse("admin:inbox_conversation_change", args=[group.pk])).status_code == 302
     aigerim = Client.objects.get(whatsapp_id=AIGERIM)
     Conversation.objects.filter(pk=aigerim.pk).delete()
-    assert "Writes in the WhatsApp groups" not in client.get(
-        reverse("admin:clients_client_change", args=[aigerim.pk])
-    ).content.decode()
+    assert (
+        "Writes in the WhatsApp groups"
+        not in client.get(reverse("admin:clients_client_change", args=[aigerim.pk])).content.decode()
+    )
 
 
 # -------------------------------------------------------------------------------------------------
@@ -245,13 +252,18 @@ def test_the_migration_moves_old_group_messages_to_their_group_and_recounts() ->
     stored(boris, "в группе 2", 2)
     stored(us, "наш ответ", 3, direction="outbound")
     stored(boris, "старая группа", 4, chat="79001234567-1581234048@g.us")
-    assert conversations.filter(pk=boris.pk).exists() and conversations.filter(pk=aigerim.pk).exists()
+    assert conversations.filter(pk=boris.pk).exists()
+    assert conversations.filter(pk=aigerim.pk).exists()
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
 
-    group, legacy = Client.objects.get(whatsapp_group=GROUP), Client.objects.get(whatsapp_group="79001234567-1581234048")
-    assert group.name == "Отдел продаж" and ClientNumber.objects.filter(client=legacy, kind="group").exists()
+    group, legacy = (
+        Client.objects.get(whatsapp_group=GROUP),
+        Client.objects.get(whatsapp_group="79001234567-1581234048"),
+    )
+    assert group.name == "Отдел продаж"
+    assert ClientNumber.objects.filter(client=legacy, kind="group").exists()
     moved = {m.content: (m.client_id, m.author_id) for m in Message.objects.all()}
     assert moved == {
         "лично": (aigerim.pk, None),
@@ -275,3 +287,37 @@ def test_the_migration_moves_old_group_messages_to_their_group_and_recounts() ->
     assert Conversation.objects.get(pk=legacy.pk).status == "open"
     assert Client.objects.get(pk=boris.pk).message_count == 0
     assert not Conversation.objects.filter(pk__in=[boris.pk, us.pk]).exists()
+
+
+def test_a_group_is_never_merged_with_a_person(client, post_webhook, admin_user) -> None:
+    post_webhook(in_group())
+    group, aigerim = group_client(), Client.objects.get(whatsapp_id=AIGERIM)
+    client.force_login(admin_user)
+    merge = {"action": "merge", "_selected_action": [group.pk, aigerim.pk], "keep": str(aigerim.pk)}
+    answer = client.post(reverse("admin:clients_client_changelist"), merge, follow=True)
+    assert "A WhatsApp group cannot be merged" in answer.content.decode()
+    assert Client.objects.filter(pk__in=[group.pk, aigerim.pk]).count() == 2
+    assert Message.objects.get().client == group
+
+
+def test_a_group_number_cannot_be_typed_onto_a_person(client, admin_user) -> None:
+    from clients.tests.forms import client_form
+
+    anna = Client.objects.create(name="Анна", whatsapp_id="79991234567")
+    client.force_login(admin_user)
+    url = reverse("admin:clients_client_change", args=[anna.pk])
+    data = client_form(name="Анна", whatsapp_id="79991234567", numbers=[("group", GROUP)])
+    answer = client.post(url, data)
+    assert answer.status_code == 200  # the form again, with the error
+    assert not ClientNumber.objects.filter(kind="group").exists()
+
+
+def test_reading_the_group_conversation_marks_the_group_chat_read_on_green_api(
+    client, post_webhook, fake_greenapi, settings, admin_user
+) -> None:
+    settings.GREEN_API_MARK_READ = True
+    post_webhook(in_group())
+    client.force_login(admin_user)
+    client.get(reverse("admin:inbox_conversation_change", args=[group_client().pk]))
+    run_jobs()
+    assert fake_greenapi.read_chats == [f"{GROUP}@g.us"]
