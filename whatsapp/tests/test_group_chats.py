@@ -321,3 +321,14 @@ def test_reading_the_group_conversation_marks_the_group_chat_read_on_green_api(
     client.get(reverse("admin:inbox_conversation_change", args=[group_client().pk]))
     run_jobs()
     assert fake_greenapi.read_chats == [f"{GROUP}@g.us"]
+
+
+def test_a_group_messages_page_shows_its_author_as_a_link_not_a_list_of_clients(
+    client, post_webhook, admin_user
+) -> None:
+    post_webhook(in_group())
+    message, aigerim = Message.objects.get(), Client.objects.get(whatsapp_id=AIGERIM)
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:whatsapp_message_change", args=[message.pk])).content.decode()
+    assert 'name="author"' not in page
+    assert f'href="{reverse("admin:clients_client_change", args=[aigerim.pk])}">Айгерим</a>' in page
