@@ -34,7 +34,9 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
         # The original predates us (or is lost): keep the change as a message of its own.
     client, author = conversation_of(parsed)
     outbound = is_outbound(parsed)
-    message = message_from(parsed, client_id=client.pk, author_id=author and author.pk, notification_id=notification.pk)
+    message = message_from(
+        parsed, client_id=client.pk, author_id=author.pk if author else None, notification_id=notification.pk
+    )
     if outbound:
         # A status for this idMessage may be committing right now (see statuses.status_apply).
         lock_key(parsed.envelope.instance_id, parsed.envelope.id_message)
