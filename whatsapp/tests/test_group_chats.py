@@ -4,6 +4,8 @@ server for replies, the admin's pages as each role, and the migration that moves
 before."""
 
 import copy
+import csv
+import io
 import itertools
 from datetime import timedelta
 
@@ -332,3 +334,25 @@ def test_a_group_messages_page_shows_its_author_as_a_link_not_a_list_of_clients(
     page = client.get(reverse("admin:whatsapp_message_change", args=[message.pk])).content.decode()
     assert 'name="author"' not in page
     assert f'href="{reverse("admin:clients_client_change", args=[aigerim.pk])}">Айгерим</a>' in page
+
+
+def test_the_api_sends_to_a_group_by_its_client_id(api, post_webhook, fake_greenapi) -> None:
+    post_webhook(in_group())
+    group = group_client()
+    answer = api.post(
+        "/whatsapp/messages", {"clientId": str(group.pk), "text": "Всем привет"}, content_type="application/json"
+    )
+    assert answer.status_code == 201
+    assert fake_greenapi.sent[-1]["chatId"] == f"{GROUP}@g.us"
+
+
+def test_the_groups_csv_says_who_wrote_each_message(client, post_webhook, admin_user) -> None:
+    post_webhook(in_group(AIGERIM, "Тапсырыс дайын ба?"))
+    post_webhook(in_group(BORIS, "Да, готов", name="Борис"))
+    client.force_login(admin_user)
+    answer = client.get(reverse("admin:clients_client_export", args=[group_client().pk]))
+    rows = list(csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode("utf-8-sig"))))
+    assert {(r["content"], r["author"], r["author_whatsapp_id"]) for r in rows} == {
+        ("Тапсырыс дайын ба?", "Айгерим", AIGERIM),
+        ("Да, готов", "Борис", BORIS),
+    }
