@@ -38,6 +38,21 @@ def number_taken(*, kind: str, value: str, client_pk: object) -> ValidationError
 LATEST_FIRST = F("last_message_at").desc(nulls_last=True)
 
 
+class KindFilter(admin.SimpleListFilter):
+    """People, or WhatsApp group chats (each a client of its own: its conversation)."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("person", "people"), ("group", "group chats")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Client]) -> QuerySet[Client]:
+        if self.value() in ("person", "group"):
+            return queryset.filter(whatsapp_group__isnull=self.value() == "person")
+        return queryset
+
+
 class ClientForm(forms.ModelForm):
     class Meta:
         model = Client
@@ -55,7 +70,13 @@ class ClientForm(forms.ModelForm):
         super().validate_unique()
 
 
+STAFF_KINDS = (ClientNumber.Kind.PHONE, ClientNumber.Kind.LID)
+
+
 class ClientNumberForm(forms.ModelForm):
+    # A group's id is WhatsApp's, never typed: it is the group's client itself.
+    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in STAFF_KINDS], initial=ClientNumber.Kind.PHONE)
+
     class Meta:
         model = ClientNumber
         fields = ["kind", "value"]
@@ -97,6 +118,7 @@ class ClientNumberFormSet(forms.BaseInlineFormSet):
                 .get_queryset()
                 .exclude(kind=ClientNumber.Kind.PHONE, value=stored.get("whatsapp_id"))
                 .exclude(kind=ClientNumber.Kind.LID, value=stored.get("whatsapp_lid"))
+                .exclude(kind=ClientNumber.Kind.GROUP)
             )
         return self._others
 
@@ -149,6 +171,7 @@ class ClientAdmin(admin.ModelAdmin):
     form = ClientForm
     inlines = [ClientNumberInline]
     list_display = ["name_or_number", "phone_display", "message_count", "last_message_at", "last_message"]
+    list_filter = [KindFilter]
     search_fields = ["name", "phone", "whatsapp_id", "whatsapp_lid"]
     search_help_text = (
         "A name, a number written any way (+7 999 123-45-67, 8 (999) 123-45-67, 9991234567), or message text."
@@ -169,9 +192,28 @@ class ClientAdmin(admin.ModelAdmin):
         # user has ANY of the permissions it lists: one name for both keeps it AND.)
         return self.has_change_permission(request, obj) and self.has_delete_permission(request, obj)
 
+    def get_inlines(self, request: HttpRequest, obj: Client | None = None) -> list:
+        return [] if obj is not None and obj.is_group else list(self.inlines)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Client | None = None) -> list[str]:
+        if obj is not None and obj.is_group:
+            # A group chat has no number of its own: it is found by its id, WhatsApp's.
+            return ["whatsapp_group", "phone", "whatsapp_id", "whatsapp_lid", *self.readonly_fields]
+        return list(self.readonly_fields)
+
+    def get_fields(self, request: HttpRequest, obj: Client | None = None) -> list[str]:
+        if obj is not None and obj.is_group:
+            return ["name", "whatsapp_group", *self.readonly_fields]
+        return list(self.fields)
+
     @admin.display(description="client", ordering="name")
     def name_or_number(self, obj: Client) -> str:
-        return obj.name or obj.phone_display or obj.whatsapp_lid or "—"
+        shown = obj.name or obj.phone_display or obj.whatsapp_lid or obj.whatsapp_group or "—"
+        if obj.is_group:
+            badge = '<span class="badge-group" title="a WhatsApp group chat" style="{}">group</span>'
+            style = "background:#d9ecff;color:#0b4f8a;border-radius:3px;padding:0 4px;font-size:11px"
+            return format_html("{} " + badge, shown, style)
+        return shown
 
     @admin.display(description="phone")
     def phone_display(self, obj: Client) -> str:

@@ -21,7 +21,17 @@ from crm.csv_export import csv_response, streamed
 
 @admin.action(permissions=["view"], description="Export selected clients as CSV")
 def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
-    header = ["id", "name", "phone", "whatsapp_id", "whatsapp_lid", "messages", "last_message_at", "created_at"]
+    header = [
+        "id",
+        "name",
+        "phone",
+        "whatsapp_id",
+        "whatsapp_lid",
+        "messages",
+        "last_message_at",
+        "created_at",
+        "whatsapp_group",
+    ]
     rows = (
         [
             c.pk,
@@ -32,6 +42,7 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
             c.message_count,
             c.last_message_at,
             c.created_at,
+            c.whatsapp_group or "",
         ]
         for c in streamed(queryset)
     )
@@ -48,6 +59,10 @@ def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySe
         raise PermissionDenied
     if len(clients) < 2:
         model_admin.message_user(request, "Select at least two clients to merge.", messages.WARNING)
+        return None
+    if any(c.is_group for c in clients):
+        # A group is one WhatsApp chat, found by its id: it is never a person's twin, nor another group's.
+        model_admin.message_user(request, "A WhatsApp group cannot be merged: deselect it.", messages.ERROR)
         return None
     if not request.POST.get("keep"):
         return _merge_confirmation(model_admin, request, clients)

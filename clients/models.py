@@ -47,6 +47,17 @@ class Client(models.Model):
     # WhatsApp's hidden ids (`…@lid`) are not phone numbers: kept apart so the same person is found
     # again, and linked to the phone client once a notification reveals both.
     whatsapp_lid = models.CharField("WhatsApp LID", max_length=64, null=True, blank=True, unique=True)
+    # A WhatsApp group chat is one conversation, so a client of its own: its messages are its, each
+    # with the participant who wrote it as the message's author. Written with the group's number row
+    # by clients.services (WhatsApp's, never typed); nullable, so adding it rewrites no table.
+    whatsapp_group = models.CharField(
+        "WhatsApp group",
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The group's id (120363043968066561): this client is a WhatsApp group chat.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,10 +86,18 @@ class Client(models.Model):
                 condition=Q(whatsapp_id__isnull=True) | Q(whatsapp_id__regex=r"^[0-9]+$"),
                 name="clients_whatsapp_id_digits_only",
             ),
+            # Partial: also the index the client list's "kind" filter reads (groups are few).
+            models.UniqueConstraint(
+                fields=["whatsapp_group"], condition=Q(whatsapp_group__isnull=False), name="clients_whatsapp_group"
+            ),
         ]
 
     def __str__(self) -> str:
-        return self.name or phones.display(self.whatsapp_id) or self.whatsapp_lid or str(self.id)
+        return self.name or phones.display(self.whatsapp_id) or self.whatsapp_lid or self.whatsapp_group or str(self.id)
+
+    @property
+    def is_group(self) -> bool:
+        return self.whatsapp_group is not None
 
     @property
     def phone_display(self) -> str:
@@ -111,6 +130,7 @@ class ClientNumber(models.Model):
     class Kind(models.TextChoices):
         PHONE = "phone", "phone"
         LID = "lid", "lid"
+        GROUP = "group", "group chat"
 
     class Source(models.TextChoices):
         # The guide's "contained in" rule trusts only numbers people wrote, which may lack the
@@ -135,11 +155,18 @@ class ClientNumber(models.Model):
         verbose_name = "WhatsApp number"
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="client_numbers_unique"),
-            models.CheckConstraint(condition=Q(value__regex=r"^[0-9]+$"), name="client_numbers_digits_only"),
+            # A group's id is digits, or the creator's number and a time (79001234567-1581234048) in
+            # groups made before 2020.
+            models.CheckConstraint(
+                condition=Q(value__regex=r"^[0-9]+$") | Q(kind="group", value__regex=r"^[0-9]+-[0-9]+$"),
+                name="client_numbers_digits_only",
+            ),
         ]
 
     def __str__(self) -> str:
-        return phones.display(self.value) if self.kind == self.Kind.PHONE else f"{self.value}@lid"
+        if self.kind == self.Kind.PHONE:
+            return phones.display(self.value)
+        return f"{self.value}@g.us" if self.kind == self.Kind.GROUP else f"{self.value}@lid"
 
     def clean(self) -> None:
         super().clean()

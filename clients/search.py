@@ -23,7 +23,7 @@ MIN_TEXT_CHARS = 3
 
 def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     """Client ids whose number (main or not) is `term` read as a phone, or ends with its digits, or
-    whose lid is its digits; None when `term` does not look like a number. By index: (kind, value)
+    whose lid or group id is its digits; None when `term` does not look like a number. By index: (kind, value)
     and reverse(value)."""
     digits = phones.digits_only(term)
     if not _PHONE_LIKE.fullmatch(term) or len(digits) < MIN_END_DIGITS:
@@ -32,7 +32,8 @@ def clients_with_number(term: str) -> QuerySet[ClientNumber] | None:
     whole = phones.to_whatsapp_id(term)
     if whole:
         match |= Q(value=whole)
-    match = Q(match, kind=ClientNumber.Kind.PHONE) | Q(kind=ClientNumber.Kind.LID, value=digits)
+    by_digits = [ClientNumber.Kind.LID, ClientNumber.Kind.GROUP]
+    match = Q(match, kind=ClientNumber.Kind.PHONE) | Q(kind__in=by_digits, value=digits)
     return ClientNumber.objects.annotate(reversed_value=Reverse("value")).filter(match).order_by().values("client_id")
 
 
@@ -53,6 +54,7 @@ def client_matches(term: str, *, wrote: QuerySet | Expression | None = None) -> 
             return Q(pk__in=numbers) | Q(texts)
         return Q(pk__in=numbers.union(texts) if texts is not None else numbers)
     found = Q(name__icontains=term) | Q(phone__icontains=term) | Q(whatsapp_lid=term.removesuffix("@lid"))
+    found |= Q(whatsapp_group=term.removesuffix("@g.us"))
     if texts is None:
         return found
     return found | (Q(pk__in=texts) if isinstance(texts, QuerySet) else Q(texts))

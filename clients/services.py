@@ -71,6 +71,8 @@ def client_new(*, kind: str, value: str, name: str = "") -> tuple[Client, Client
     """
     if kind == Kind.PHONE:
         client = Client(name=name, phone="+" + value, whatsapp_id=value)
+    elif kind == Kind.GROUP:
+        client = Client(name=name, whatsapp_group=value)
     else:
         client = Client(name=name, whatsapp_lid=value)
     return client, ClientNumber(client_id=client.id, kind=kind, value=value, source=Source.WEBHOOK)
@@ -127,6 +129,20 @@ def client_find_or_create_by_lid(*, lid: str, name: str = "") -> tuple[Client, b
         log_found(client.id, client.name or lid)
         return client, False
     return _create(*client_new(kind=Kind.LID, value=lid, name=name))
+
+
+def client_find_or_create_by_group(*, group: str, name: str = "") -> tuple[Client, bool]:
+    """A WhatsApp group chat (`…@g.us`) as one client: its conversation. `name` is the group's
+    chatName, given to a group found without one (staff's name for it stays)."""
+    step(logger, "Finding or creating the group chat: %s", group)
+    client = client_with_number(kind=Kind.GROUP, value=group)
+    if client is None:
+        return _create(*client_new(kind=Kind.GROUP, value=group, name=name))
+    if name and not client.name:
+        Client.objects.filter(pk=client.pk, name="").update(name=name)
+        client.name = name
+    log_found(client.id, client.name or group)
+    return client, False
 
 
 def number_lock_key(*, kind: str, value: str) -> str:

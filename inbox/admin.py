@@ -150,6 +150,8 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="number")
     def number(self, obj: Conversation) -> str:
+        if obj.client.is_group:
+            return "WhatsApp group"
         return obj.client.phone_display or (f"{obj.client.whatsapp_lid}@lid" if obj.client.whatsapp_lid else "—")
 
     @admin.display(description="last message")

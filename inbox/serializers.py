@@ -27,6 +27,8 @@ class ConversationSerializer(serializers.Serializer):
     clientId = serializers.UUIDField(source="client_id")  # noqa: N815
     clientName = serializers.CharField(source="client.name", allow_blank=True)  # noqa: N815
     clientWhatsappId = serializers.CharField(source="client.whatsapp_id", allow_null=True)  # noqa: N815
+    # A group chat's id (120363043968066561), when the conversation is a WhatsApp group's.
+    clientWhatsappGroup = serializers.CharField(source="client.whatsapp_group", allow_null=True)  # noqa: N815
     status = serializers.ChoiceField(choices=Conversation.Status.values, source="shown_status")
     snoozedUntil = serializers.DateTimeField(source="snoozed_until", allow_null=True)  # noqa: N815
     assignee = AssigneeSerializer(allow_null=True)

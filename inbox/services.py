@@ -13,6 +13,7 @@ from accounts.models import User
 from clients.models import Client
 from inbox.models import Conversation, ConversationEvent, status_is
 from whatsapp.models import Message
+from whatsapp.outbound import chat_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +176,10 @@ def conversation_read(*, conversation: Conversation) -> int:
             newest=Max("created_at")
         )["newest"]
         Client.objects.filter(pk=client.pk).update(read_until=newest or timezone.now(), unread_count=0)
-        chat_id = f"{client.whatsapp_id}@c.us" if client.whatsapp_id else f"{client.whatsapp_lid}@lid"
-        if settings.GREEN_API_MARK_READ and (client.whatsapp_id or client.whatsapp_lid):
+        if settings.GREEN_API_MARK_READ and (client.whatsapp_id or client.whatsapp_lid or client.whatsapp_group):
             from inbox.jobs import chat_mark_read
 
-            chat_mark_read.enqueue(chat_id=chat_id)  # committed with the read mark, or not at all
+            # Committed with the read mark, or not at all.
+            chat_mark_read.enqueue(chat_id=chat_id_of(client))
     client.unread_count = 0
     return unread

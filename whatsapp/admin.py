@@ -32,6 +32,7 @@ ID_MESSAGE = re.compile(r"[A-Za-z0-9_.:-]{10,128}")
 TEXT_SEARCH_COLLECT_MAX = 5000
 
 PROVIDER_FIELDS = [
+    "author",  # a group chat's participant, as WhatsApp said (never a list of every client)
     "external_id",
     "instance_id",
     "chat_id",

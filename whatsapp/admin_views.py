@@ -83,7 +83,8 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     if client is None or not request.user.has_perm(READ_PERMISSION):
         return {}
     before = _moment(request, "before")
-    page = _page(client, before, _moment(request, "received_before") if before else None).select_related("media")
+    page = _page(client, before, _moment(request, "received_before") if before else None)
+    page = page.select_related("media", "author")
     page = list(page[: THREAD_SIZE + 1])
     thread = list(reversed(page[:THREAD_SIZE]))
     older = None
@@ -104,10 +105,20 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
         "thread": _with_notes(request, client, thread, before=before, complete=older is None),
         "thread_older": older,
         "thread_paged": before is not None,
+        "groups_written_in": _groups_written_in(model_admin, request, client),
         "can_send": request.user.has_perm(SEND_PERMISSION),
         "can_add_note": request.user.has_perm(notes.ADD_PERMISSION),
         "media_max_bytes": settings.MEDIA_MAX_BYTES,
     }
+
+
+def _groups_written_in(model_admin: admin.ModelAdmin, request: HttpRequest, client: Client) -> list[Client]:
+    """The group chats whose messages `client` wrote (those the user may see), by the index on authors:
+    their messages are the groups' conversations, not this client's."""
+    if client.is_group:
+        return []
+    wrote = Message.objects.filter(author=client).values("client_id")
+    return list(model_admin.get_queryset(request).filter(pk__in=wrote).order_by("name", "pk")[:50])
 
 
 def _with_notes(request: HttpRequest, client: Client, thread: list, *, before: datetime | None, complete: bool) -> list:

@@ -20,7 +20,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from clients.models import Client
-from clients.services import client_numbers_unnormalised
+from clients.services import client_find_or_create_by_group, client_numbers_unnormalised
 from whatsapp.models import Message
 
 # The instance of the Green API payload examples: demo messages look like they came through it.
@@ -173,6 +173,51 @@ def demo_data_load(
     rows = _message_rows(rng, people, messages, now=now, days=days)
     _messages_load(rows, messages, progress)
     return Seeded(clients_created=created, clients_used=len(people), messages=messages)
+
+
+GROUP_NAMES = ("Отдел продаж 🇰🇿", "Оптовики Москва", "Доставка Алматы", "Clientes VIP São Paulo", "Поставщики")
+GROUP_MESSAGES = 20  # each group's, from a few of its participants and from us
+
+
+def demo_groups_load(*, groups: int, seed: int | None = None, days: int = 90) -> int:
+    """Add `groups` WhatsApp group chats of demo clients, each a conversation of its own with
+    GROUP_MESSAGES messages, each of a participant's with its author. How many messages were added.
+
+    Few rows, so through the ORM (the triggers see them as any insert)."""
+    rng = random.Random(seed)
+    people = _existing_clients()
+    if groups and len(people) < 3:
+        raise ValueError("A group needs at least three clients with a WhatsApp id: ask for some clients too.")
+    now, rows = timezone.now(), []
+    for g in range(groups):
+        group_id = "1203630" + str(rng.randrange(10**11)).zfill(11)
+        name = GROUP_NAMES[g % len(GROUP_NAMES)]
+        group, _ = client_find_or_create_by_group(group=group_id, name=name)
+        members = rng.sample(people, min(len(people), rng.randint(3, 6)))
+        for i in range(GROUP_MESSAGES):
+            author = rng.choice(members) if rng.random() < INBOUND_SHARE else None
+            locale = (author or members[0]).locale
+            words = locale.incoming if author else locale.outgoing
+            at = now - timedelta(seconds=rng.random() * days * 86400)
+            rows.append(
+                Message(
+                    client=group,
+                    author_id=author.id if author else None,
+                    direction="inbound" if author else "outbound",
+                    type_message="textMessage",
+                    content=rng.choice(words).replace("{n}", str(rng.randrange(1000, 99999))),
+                    external_id=f"DEMOGROUP{secrets.token_hex(8).upper()}{i:04d}",
+                    instance_id=DEMO_INSTANCE_ID,
+                    status="received" if author else "read",
+                    chat_id=f"{group_id}@g.us",
+                    chat_name=name,
+                    sender_name=author.first_name if author else BUSINESS_NAME,
+                    sent_at=at,
+                    created_at=at,
+                )
+            )
+    Message.objects.bulk_create(rows, batch_size=SQLITE_BATCH)
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------------------------

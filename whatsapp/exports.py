@@ -43,6 +43,9 @@ COLUMNS = [
     ("media_url", "media_url"),
     ("external_id", "external_id"),
     ("created_at", "created_at"),
+    # In a group chat's conversation: the participant who wrote it (empty elsewhere).
+    ("author", "author__name"),
+    ("author_whatsapp_id", "author__whatsapp_id"),
 ]
 HEADER = [name for name, _ in COLUMNS]
 # Rows the server-side cursor hands over at a time: the job's memory is about this many rows.

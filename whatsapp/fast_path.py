@@ -15,9 +15,9 @@ measures what each part bought):
 A message that carries a file also gets its download job: its statement, the MediaFile and the
 job (through django-tasks' own enqueue) commit in one transaction.
 
-It only ever takes the case it is sure of. Anything else (a `@lid`, an edit or reaction, our own
-send, a status before its message, a failed notification redelivered, a redelivered message whose
-row was deleted since, any error) returns None and goes the general way
+It only ever takes the case it is sure of. Anything else (a `@lid`, a group chat, an edit or
+reaction, our own send, a status before its message, a failed notification redelivered, a
+redelivered message whose row was deleted since, any error) returns None and goes the general way
 (`services.notification_receive`), which decides it exactly as if this module did not exist.
 
 Nothing here is a rule of its own. The rows are the general way's (whatsapp.rows, and
@@ -262,7 +262,13 @@ def store(parsed: Parsed, *, raw: bytes, key: str) -> Stored | None:
 
 
 def _message_applies(parsed: MessageNotification) -> bool:
-    return not parsed.content.target_id and parsed.person is not None and parsed.person.kind == "phone"
+    # A group's message is the group's conversation and its participant's authorship, two clients
+    # to find or make: the general way's (messages.conversation_of).
+    return (
+        not (parsed.content.target_id or parsed.is_group)
+        and parsed.person is not None
+        and parsed.person.kind == "phone"
+    )
 
 
 def _status_applies(parsed: StatusNotification) -> bool:

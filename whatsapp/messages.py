@@ -6,7 +6,11 @@ from collections.abc import Callable
 from django.utils import timezone
 
 from clients.models import Client
-from clients.services import client_find_or_create_by_lid, client_find_or_create_by_phone
+from clients.services import (
+    client_find_or_create_by_group,
+    client_find_or_create_by_lid,
+    client_find_or_create_by_phone,
+)
 from crm.db import insert_or_skip, lock_key
 from whatsapp import logs
 from whatsapp.hours import auto_reply_consider
@@ -28,9 +32,11 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
             logs.log_applied(content.type_message, original.id)
             return Outcome.PROCESSED, f"{content.type_message} of {original.external_id}"
         # The original predates us (or is lost): keep the change as a message of its own.
-    client = _client_for(parsed)
+    client, author = conversation_of(parsed)
     outbound = is_outbound(parsed)
-    message = message_from(parsed, client_id=client.pk, notification_id=notification.pk)
+    message = message_from(
+        parsed, client_id=client.pk, author_id=author.pk if author else None, notification_id=notification.pk
+    )
     if outbound:
         # A status for this idMessage may be committing right now (see statuses.status_apply).
         lock_key(parsed.envelope.instance_id, parsed.envelope.id_message)
@@ -40,12 +46,28 @@ def message_receive(parsed: MessageNotification, notification: Notification) -> 
     auto_reply_consider(parsed=parsed, message=message)
     if outbound:
         apply_waiting_statuses(message)
-    logs.log_processed(parsed, client_id=client.pk, who=client.whatsapp_id or client.whatsapp_lid or "")
+    who = client.whatsapp_id or client.whatsapp_lid or client.whatsapp_group or ""
+    logs.log_processed(parsed, client_id=client.pk, who=who)
     return Outcome.PROCESSED, ""  # the message links back to its notification
 
 
-def _client_for(parsed: MessageNotification) -> Client:
-    person: ChatId | None = parsed.person
+def conversation_of(parsed: MessageNotification) -> tuple[Client, Client | None]:
+    """The client whose conversation the message is, and its author: in a group chat the group's
+    client, and the participant who wrote (a client too, found or made by their number or lid; none
+    when we wrote); in a chat of one person that person, and no author. The one rule for every way
+    a message arrives: the webhook, the notification queue, polling and the backfill all come here
+    (the fast path takes no group message)."""
+    if not parsed.is_group:
+        return _person_client(parsed, parsed.person), None
+    if is_outbound(parsed):
+        author = None  # our own business wrote it (from the phone, or through the API)
+    else:
+        author = _person_client(parsed, parsed.person)
+    group, _ = client_find_or_create_by_group(group=parsed.chat.value, name=parsed.chat_name[:255])
+    return group, author
+
+
+def _person_client(parsed: MessageNotification, person: ChatId | None) -> Client:
     if person is None:
         raise Malformed(f"group message without a participant: sender {parsed.sender.raw if parsed.sender else ''!r}")
     name = client_name(parsed)

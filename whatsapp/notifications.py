@@ -7,6 +7,7 @@ read by `whatsapp.content`, each single value by `whatsapp.fields`.
 """
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,7 @@ class NotProcessed(Exception):
 class ChatId:
     raw: str
     kind: str  # "phone", "group", "lid"
-    value: str  # the digits of a phone, the group id, or the lid
+    value: str  # the digits of a phone, the group's id (before @g.us), or the lid
 
     @property
     def phone(self) -> str | None:
@@ -42,6 +43,9 @@ class ChatId:
         return self.value if self.kind == "lid" else None
 
 
+_GROUP_ID = re.compile(r"[0-9]+(-[0-9]+)?", re.ASCII)
+
+
 def parse_chat_id(raw: Any) -> ChatId | None:
     raw = as_str(raw).strip()
     if not raw:
@@ -49,7 +53,8 @@ def parse_chat_id(raw: Any) -> ChatId | None:
     user, _, server = raw.partition("@")
     server = server.lower()
     if server == "g.us":
-        return ChatId(raw, "group", raw)
+        # Digits, or (groups made before 2020) the creator's number and a time: 79001234567-1581234048.
+        return ChatId(raw, "group", user) if _GROUP_ID.fullmatch(user) else None
     # `:3` is the sending device, not the number. What is left must be digits and nothing else:
     # `abc7916-123+4567xyz` is no one's number, and its digits would be someone else's.
     number = user.split(":")[0]
@@ -94,7 +99,7 @@ class MessageNotification:
 
     @property
     def person(self) -> ChatId | None:
-        """Whom the message is about: the group participant who wrote, or the chat itself."""
+        """Who wrote: in a group the participant (our own number when we wrote), else the chat."""
         if self.is_group:
             return self.sender if self.sender and self.sender.kind != "group" else None
         return self.chat

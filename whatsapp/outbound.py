@@ -23,6 +23,8 @@ MAX_TEXT = 20_000  # Green API's limit for sendMessage (REFERENCE §10)
 
 
 def chat_id_of(client: Client) -> str:
+    if client.whatsapp_group:
+        return f"{client.whatsapp_group}@g.us"  # sendMessage takes a group's chatId (REFERENCE §10)
     if client.whatsapp_id:
         return f"{client.whatsapp_id}@c.us"
     if client.whatsapp_lid:

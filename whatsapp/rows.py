@@ -58,9 +58,11 @@ def message_columns(parsed: MessageNotification) -> dict[str, object]:
     }
 
 
-def message_from(parsed: MessageNotification, *, client_id: object, notification_id: int | None) -> Message:
-    """The Message row a message notification becomes."""
-    return Message(client_id=client_id, notification_id=notification_id, **message_columns(parsed))
+def message_from(
+    parsed: MessageNotification, *, client_id: object, notification_id: int | None, author_id: object = None
+) -> Message:
+    """The Message row a message notification becomes (`author_id`: a group's participant)."""
+    return Message(client_id=client_id, author_id=author_id, notification_id=notification_id, **message_columns(parsed))
 
 
 def client_name(parsed: MessageNotification) -> str:

@@ -253,3 +253,41 @@ def test_a_colleagues_change_shows_in_the_open_conversation_without_losing_a_dra
     olgas.wait_for_selector("#conversation-changed >> text=Changed by the client")
     assert olgas.input_value("#id_status") == "pending"
     assert olgas.input_value("#id_note") == "ждём ответа склада"
+
+
+def participant_writes(server: Gunicorn, number: str, name: str, text: str) -> None:
+    body = copy.deepcopy(payload("incomingMessageReceived.textMessage.group.json"))
+    body["idMessage"] = f"BROWSER-GROUP-{next(_ids)}"
+    body["timestamp"] = int(time.time())
+    body["senderData"].update(sender=f"{number}@c.us", senderName=name)
+    body["messageData"]["textMessageData"]["textMessage"] = text
+    assert requests.post(f"{server.url}/whatsapp/webhook", json=body, timeout=10).status_code == 200
+
+
+def test_a_group_chat_is_one_conversation_each_message_with_its_writer_and_the_reply_goes_to_the_group(
+    browser, server, fake_greenapi, shots
+) -> None:
+    manager("anna@example.com", "Анна")
+    page = logged_in(browser, server, "anna@example.com")
+    participant_writes(server, "77079876543", "Айгерим", "Тапсырыс дайын ба?")
+    participant_writes(server, "77010000002", "Борис", "И мой заказ тоже, пожалуйста")
+    # One row for the group, whoever wrote in it, by itself.
+    page.wait_for_selector("#result_list >> text=Отдел продаж")
+    assert page.locator("#result_list tbody tr").count() == 1
+    assert "WhatsApp group" in page.inner_text("#result_list tbody tr")
+
+    page.click("#result_list tbody tr th a")
+    page.wait_for_selector("#thread >> text=И мой заказ тоже")
+    authors = page.locator("#thread .bubble.inbound .author a").all_inner_texts()
+    assert authors == ["Айгерим", "Борис"]
+    assert "120363043968066561@g.us" in page.inner_text("#client-details")
+    page.fill("#reply textarea", "Оба заказа готовы, забирайте 👍")
+    page.click("#reply input[type=submit]")
+    page.wait_for_selector("#thread .bubble.outbound >> text=Оба заказа готовы")
+    assert fake_greenapi.sent[-1]["chatId"] == "120363043968066561@g.us"
+    page.screenshot(path=str(shots / "inbox-group.png"), full_page=True)
+
+    # The participant's own page names the group, with a link to it.
+    page.click("#thread .bubble.inbound .author a >> text=Айгерим")
+    page.wait_for_selector("#groups-written-in >> text=Отдел продаж")
+    assert "Тапсырыс дайын ба?" not in page.inner_text("#thread")

@@ -117,6 +117,17 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: messages_client_sent (client, -sent_at, -created_at) serves every lookup by client.
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    # In a group chat (`client` is the group) the participant who wrote it, a client of their own;
+    # none in a chat of one person, and for what we wrote. Indexed only where set (messages_author).
+    author = models.ForeignKey(
+        Client,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authored",
+        db_index=False,
+        help_text="In a group chat: the participant who wrote it.",
+    )
     channel = models.CharField(max_length=16, default=CHANNEL)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     type_message = models.CharField("type", max_length=64, blank=True)
@@ -187,6 +198,8 @@ class Message(models.Model):
             models.Index(fields=["-created_at"], name="messages_created"),
             # Few rows: what the doctor and /whatsapp/stats count, at no cost to the webhook's inserts.
             models.Index(fields=["-recovered_at"], name="messages_recovered", condition=Q(recovered_at__isnull=False)),
+            # The groups a participant writes in (their client page), and what a merge moves.
+            models.Index(fields=["author", "client"], name="messages_author", condition=Q(author__isnull=False)),
         ]
 
     def __str__(self) -> str:

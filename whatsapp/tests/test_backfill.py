@@ -97,10 +97,12 @@ def test_an_outage_seen_only_in_the_history_is_recovered_once(fake_greenapi, pos
     # Not changed: the webhook's row, and its client.
     after = Message.objects.get(external_id=arrived["idMessage"])
     assert (after.recovered_at, after.updated_at, after.client_id) == (None, before.updated_at, before.client_id)
-    # Matched to their client as the webhook would: Анна's messages are hers, the group's participant his.
+    # Matched to their client as the webhook would: Анна's messages are hers, the group's the group's,
+    # written by its participant.
     anna = Client.objects.get(whatsapp_id="79031234567")
     assert anna.messages.count() == 4
-    assert Message.objects.get(external_id="3EB0A1C2D3E4F5061728").client.whatsapp_id == "77079876543"
+    in_group = Message.objects.get(external_id="3EB0A1C2D3E4F5061728")
+    assert (in_group.client.whatsapp_group, in_group.author.whatsapp_id) == ("120363043968066561", "77079876543")
     assert Message.objects.get(external_id="BAE5F4886A9C1E21").status == "delivered"
     assert Message.objects.get(external_id="F7AEC1B7086ECDC7E6E45923F5EDB825").status == "read"
     assert "recovered 0" in backfill("--minutes", "60")

@@ -115,11 +115,12 @@ def test_chat_id_forms_of_one_number_find_one_client(post_webhook, chat_id: str)
     assert Message.objects.count() == 2
 
 
-def test_group_message_belongs_to_the_participant_and_keeps_the_group(post_webhook) -> None:
+def test_group_message_belongs_to_the_group_and_keeps_the_participant_as_its_author(post_webhook) -> None:
     body = payload("incomingMessageReceived.textMessage.group.json")
     post_webhook(body)
     message = Message.objects.get()
-    assert message.client.whatsapp_id == "77079876543"
+    assert message.client.whatsapp_group == "120363043968066561"
+    assert message.author.whatsapp_id == "77079876543"
     assert message.chat_id == "120363043968066561@g.us"
     assert message.chat_name == "Отдел продаж 🇰🇿"
     assert not Client.objects.filter(whatsapp_id__startswith="120363").exists(), "a group is not a phone"

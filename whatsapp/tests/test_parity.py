@@ -72,6 +72,14 @@ def stored(name: str) -> Callable[[], object]:
     return make
 
 
+def in_group(sender: str, n: int, *, outgoing: bool = False) -> dict:
+    """A message of the group chat by `sender` (a phone or a lid); ours when `outgoing`."""
+    body = payload("outgoingMessageReceived.textMessage.json" if outgoing else GROUP)
+    body["idMessage"] = f"GROUP{n:027d}"
+    body["senderData"].update(chatId="120363043968066561@g.us", chatName="Отдел продаж 🇰🇿", sender=sender)
+    return body
+
+
 def from_lid(name: str) -> dict:
     body = payload(name)
     body["senderData"]["chatId"] = body["senderData"]["sender"] = "120650379300963@lid"
@@ -104,6 +112,7 @@ def written_now(name: str, n: int) -> dict:
 
 
 TEXT = "incomingMessageReceived.textMessage.json"
+GROUP = "incomingMessageReceived.textMessage.group.json"
 API = "outgoingAPIMessageReceived.textMessage.json"
 STATUS = "outgoingMessageStatus.{}.json".format
 SEQUENCES: dict[str, list[Step]] = {
@@ -127,7 +136,14 @@ SEQUENCES: dict[str, list[Step]] = {
     "a reply to our message": [API, "incomingMessageReceived.textMessage.withQuote.json"],
     "a number staff wrote without its country code": [lambda: Client.objects.create(whatsapp_id="9031234567"), TEXT],
     "a lid": [from_lid(TEXT), from_lid(TEXT)],
-    "a group, then its participant alone": ["incomingMessageReceived.textMessage.group.json", TEXT],
+    "a group, then its participant alone": [GROUP, TEXT],
+    "a group's participant alone, then in the group": [TEXT, in_group("79031234567@c.us", 1)],
+    "two participants, one by lid, and our own message in one group": [
+        in_group("77079876543@c.us", 1),
+        in_group("120650379300963@lid", 2),
+        in_group("77017654321@c.us", 3, outgoing=True),
+        in_group("77079876543@c.us", 1),
+    ],
     "the guide's test, sent twice": [guide_body(), guide_body()],
     "the guide's clean-up, then its test again": [guide_body(), messages_deleted, guide_body()],
     "business hours, closed: two messages, one automatic reply": [
@@ -162,7 +178,7 @@ def labels() -> dict[object, str]:
     """Each stored row's id as what identifies it whichever way it was stored."""
     found: dict[object, str] = {}
     for client in Client.objects.all():
-        found[client.pk] = f"client {client.whatsapp_id} {client.whatsapp_lid} {client.name}"
+        found[client.pk] = f"client {client.whatsapp_id} {client.whatsapp_lid} {client.whatsapp_group} {client.name}"
     for notification in Notification.objects.all():
         found[notification.pk] = f"notification {notification.dedupe_key}"
     for message in Message.objects.all():

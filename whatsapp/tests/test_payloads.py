@@ -78,7 +78,11 @@ def test_incoming_payload_becomes_one_readable_inbound_message(post_webhook, var
     assert message.notification.body.startswith("{")
     _check(message, INCOMING[variant])
     sender = body["senderData"]["sender"].split("@")[0]
-    assert message.client.whatsapp_id == sender
+    chat, kind = body["senderData"]["chatId"].split("@")
+    if kind == "g.us":  # the group's conversation, written by its participant
+        assert (message.client.whatsapp_group, message.author.whatsapp_id) == (chat, sender)
+    else:
+        assert (message.client.whatsapp_id, message.author) == (sender, None)
     assert Notification.objects.get().outcome == "processed"
 
 

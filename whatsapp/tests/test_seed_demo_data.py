@@ -52,3 +52,20 @@ def test_seeding_again_appends_and_the_stats_counters_follow() -> None:
 def test_messages_without_any_client_is_refused() -> None:
     with pytest.raises(CommandError, match="no clients"):
         seed("--clients", "0", "--messages", "10")
+
+
+def test_seeding_groups_adds_group_chats_each_one_conversation_with_its_writers() -> None:
+    from inbox.models import Conversation
+
+    out = seed("--clients", "10", "--messages", "50", "--groups", "2", "--seed", "3")
+    assert "and 2 group chats (40 messages)" in out
+    groups = Client.objects.exclude(whatsapp_group=None)
+    assert groups.count() == 2
+    for group in groups:
+        assert group.message_count == 20
+        assert Conversation.objects.filter(pk=group.pk).exists()
+        written = group.messages.filter(direction="inbound")
+        assert written.exists()
+        assert not written.filter(author=None).exists(), "every participant's message has its author"
+        assert not group.messages.filter(direction="outbound").exclude(author=None).exists()
+    assert stats.clients_with_whatsapp() == 10, "groups are not counted as clients with WhatsApp"

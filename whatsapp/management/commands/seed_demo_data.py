@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from whatsapp.demo_data import demo_data_load
+from whatsapp.demo_data import demo_data_load, demo_groups_load
 
 BAR_WIDTH = 30
 
@@ -18,19 +18,26 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=10_000, help="Messages to add (default 10000).")
         parser.add_argument("--seed", type=int, default=None, help="Same seed, same names, texts and times.")
         parser.add_argument("--days", type=int, default=90, help="Spread messages over this many days back.")
+        parser.add_argument(
+            "--groups", type=int, default=0, help="WhatsApp group chats to add among the clients (default 0)."
+        )
 
-    def handle(self, *, clients: int, messages: int, seed: int | None, days: int, **options: object) -> None:
-        if clients < 0 or messages < 0 or days < 1:
-            raise CommandError("--clients and --messages must be 0 or more, --days 1 or more.")
+    def handle(
+        self, *, clients: int, messages: int, seed: int | None, days: int, groups: int, **options: object
+    ) -> None:
+        if clients < 0 or messages < 0 or groups < 0 or days < 1:
+            raise CommandError("--clients, --messages and --groups must be 0 or more, --days 1 or more.")
         self._started = time.monotonic()
         try:
             seeded = demo_data_load(clients=clients, messages=messages, seed=seed, days=days, progress=self._progress)
+            in_groups = demo_groups_load(groups=groups, seed=seed, days=days)
         except ValueError as error:
             raise CommandError(str(error)) from error
+        also = f" and {groups} group chats ({in_groups} messages)" if groups else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"Added {seeded.messages} messages for {seeded.clients_used} clients "
-                f"({seeded.clients_created} new) in {time.monotonic() - self._started:.1f} s."
+                f"({seeded.clients_created} new){also} in {time.monotonic() - self._started:.1f} s."
             )
         )
 
