@@ -61,10 +61,11 @@ class Client(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # The conversation's activity, kept by database triggers on `messages` (whatsapp/migrations/0010)
-    # whoever writes them: the webhook's one-statement path, the ORM, sends, merges, the guide's raw
-    # DELETE. The lists sort and show these instead of counting millions of messages (the index on
-    # last_message_at is that migration's too: SQLite has no NULLS LAST to declare it). Defaults in
+    # The conversation's activity, kept by database triggers on `messages` (whatsapp/migrations/0011;
+    # on INSERT one trigger with the inbox's conversation, inbox/migrations/0003) whoever writes them:
+    # the webhook's one-statement path, the ORM, sends, merges, the guide's raw DELETE. The lists sort
+    # and show these instead of counting millions of messages (the index on last_message_at is 0011's
+    # too: SQLite has no NULLS LAST to declare it). Defaults in
     # the database too, so raw INSERTs (the fast path's new client) leave them right.
     last_message_at = models.DateTimeField(
         "last message", null=True, blank=True, default=None, editable=False, help_text="WhatsApp's time."

@@ -1,10 +1,11 @@
 """The conversation workflow: each client's WhatsApp chat as a conversation with a status, an
 assignee and a history of every change.
 
-A conversation's row is made, reopened and marked "waiting for our answer" by database triggers on
-`messages` (inbox/migrations/0002), so the webhook's one-statement path, the ORM, sends, backfills
-and COPY all agree. Its activity (last message, preview, unread count) is the client's own stored
-columns (clients.Client, kept by whatsapp/migrations/0011): nothing is counted per row.
+A conversation's row is made, reopened and marked "waiting for our answer" by a database trigger on
+`messages` (the rules of inbox/migrations/0002; since 0003 one trigger with the client's activity),
+so the webhook's one-statement path, the ORM, sends, backfills and COPY all agree. Its activity
+(last message, preview, unread count) is the client's own stored columns (clients.Client, kept by
+whatsapp/migrations/0011): nothing is counted per row.
 """
 
 from django.conf import settings
