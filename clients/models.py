@@ -62,7 +62,7 @@ class Client(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # The conversation's activity, kept by database triggers on `messages` (whatsapp/migrations/0011;
-    # on INSERT one trigger with the inbox's conversation, inbox/migrations/0003) whoever writes them:
+    # on INSERT one trigger with the inbox's conversation, inbox/migrations/0005) whoever writes them:
     # the webhook's one-statement path, the ORM, sends, merges, the guide's raw DELETE. The lists sort
     # and show these instead of counting millions of messages (the index on last_message_at is 0011's
     # too: SQLite has no NULLS LAST to declare it). Defaults in

@@ -2,7 +2,7 @@
 assignee and a history of every change.
 
 A conversation's row is made, reopened and marked "waiting for our answer" by a database trigger on
-`messages` (the rules of inbox/migrations/0002; since 0003 one trigger with the client's activity),
+`messages` (the rules of inbox/migrations/0002; since 0005 one trigger with the client's activity),
 so the webhook's one-statement path, the ORM, sends, backfills and COPY all agree. Its activity
 (last message, preview, unread count) is the client's own stored columns (clients.Client, kept by
 whatsapp/migrations/0011): nothing is counted per row.

@@ -1,4 +1,4 @@
-"""The one trigger on messages' INSERT (inbox/migrations/0003): a statement of one row and a
+"""The one trigger on messages' INSERT (inbox/migrations/0005): a statement of one row and a
 statement of many take different ways through it, and must leave the same clients and conversations."""
 
 import json

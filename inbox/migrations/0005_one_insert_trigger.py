@@ -233,8 +233,8 @@ def restore_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inbox", "0002_triggers_and_roles"),
-        ("whatsapp", "0013_client_activity_recount"),
+        ("inbox", "0004_sqlite_first_message_and_round_robin"),
+        ("whatsapp", "0017_group_chats_own_conversations"),
     ]
 
     # SQLite keeps 0011's and 0002's row triggers: one row each already.
