@@ -8,21 +8,29 @@ from django.db import migrations
 #   (latest activity first, the newest client first) and the primary key. An index in exactly that
 #   order hands the first page over without sorting, and a deep page's ids from the index alone
 #   (crm/paginator.py). The default order's index replaces whatsapp 0011's clients_last_message
-#   (its first column only), so a webhook's update of the client writes no more index entries
-#   than before for it; the name's and the message count's are new.
-# pg_trgm may exist already (whatsapp's 0012 creates it too); it is never dropped here, as other
-# indexes use it.
+#   (its first column only); the name's and the message count's are new.
+# - every index on clients takes an entry on each message (the activity trigger's update of the
+#   client is never a HOT update while last_message_at is indexed), so the two pattern indexes
+#   Django adds for the unique whatsapp_id and whatsapp_lid (for LIKE 'prefix%', which nothing
+#   asks: numbers are found in client_numbers) go: a message's update of its client writes 8
+#   index entries (6 before, 10 with the new ones alone).
 ORDER = "last_message_at DESC NULLS LAST, created_at DESC, id DESC"
+# Django's names for them (the schema editor drops them by these names, IF EXISTS, when the fields change).
+PATTERN_INDEXES = {
+    "clients_whatsapp_id_a3c73d47_like": "whatsapp_id varchar_pattern_ops",
+    "clients_whatsapp_lid_11975eca_like": "whatsapp_lid varchar_pattern_ops",
+}
 FORWARD = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX clients_name_trgm ON clients USING gin (upper(name) gin_trgm_ops)",
     "CREATE INDEX clients_phone_trgm ON clients USING gin (upper(phone) gin_trgm_ops)",
     f"CREATE INDEX clients_activity ON clients ({ORDER})",
     "DROP INDEX IF EXISTS clients_last_message",
     f"CREATE INDEX clients_by_name ON clients (name, {ORDER})",
     f"CREATE INDEX clients_by_message_count ON clients (message_count DESC, {ORDER})",
+    *(f"DROP INDEX IF EXISTS {name}" for name in PATTERN_INDEXES),
 ]
 BACKWARD = [
+    *(f"CREATE INDEX IF NOT EXISTS {name} ON clients ({columns})" for name, columns in PATTERN_INDEXES.items()),
     "DROP INDEX IF EXISTS clients_by_message_count",
     "DROP INDEX IF EXISTS clients_by_name",
     "CREATE INDEX IF NOT EXISTS clients_last_message ON clients (last_message_at DESC NULLS LAST)",
@@ -47,8 +55,9 @@ def drop_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("clients", "0005_number_normalised_for"),
-        # Its clients_last_message is replaced here.
-        ("whatsapp", "0011_client_activity"),
+        # 0011's clients_last_message is replaced here, and 0012 creates pg_trgm (and drops it
+        # when unapplied: after this migration, whose indexes use it).
+        ("whatsapp", "0012_message_text_search"),
     ]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]
