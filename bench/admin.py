@@ -33,6 +33,8 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- admin-at-scale -->", "<!-- /admin-at-scale -->"
 ADMIN = ("admin-bench@example.com", "bench-password-" + secrets.token_hex(8))
 TARGET_SECONDS, TARGET_RATIO = 0.5, 3.0
+DOCTOR = "whatsapp_doctor"
+DOCTOR_TARGET_SECONDS = 2.0  # at the big size (issue 16); a command, not a page: no ratio
 EXPORT_STREAM_MAX_ROWS = 5_000
 EXPORT = "export of all messages"
 CLIENTS_PER_PAGE = 50  # ClientAdmin.list_per_page
@@ -194,7 +196,7 @@ def _measure(env: dict, args: argparse.Namespace, reference: dict) -> dict:
         return figures
     started = time.monotonic()
     subprocess.run([str(PYTHON), "manage.py", "whatsapp_doctor"], cwd=ROOT, env=env, capture_output=True)
-    figures["whatsapp_doctor"] = (time.monotonic() - started, 200)
+    figures[DOCTOR] = (time.monotonic() - started, 200)
     return figures
 
 
@@ -297,7 +299,7 @@ def _table(figures: dict, sizes: dict, command: str) -> str:
     lines = [
         f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of the timed requests, "
         f"{small[0]:,} clients / {small[1]:,} messages against {big[0]:,} / {big[1]:,}. "
-        f"Target: under {TARGET_SECONDS} s and within {TARGET_RATIO:g}x.",
+        f"Target: under {TARGET_SECONDS} s and within {TARGET_RATIO:g}x ({DOCTOR}: under {DOCTOR_TARGET_SECONDS:g} s).",
         "",
         "| page | small | big | ratio | status |",
         "|---|---|---|---|---|",
@@ -309,7 +311,8 @@ def _table(figures: dict, sizes: dict, command: str) -> str:
             lines.append(f"| {title} | {before} | {value} | | {status} |")
             continue
         ratio = value / before if before else 0
-        mark = "" if value < TARGET_SECONDS and ratio <= TARGET_RATIO else " ❌"
+        met = value < DOCTOR_TARGET_SECONDS if title == DOCTOR else value < TARGET_SECONDS and ratio <= TARGET_RATIO
+        mark = "" if met else " ❌"
         lines.append(f"| {title} | {before:.3f} s | {value:.3f} s | {ratio:.1f}x{mark} | {status} |")
     return "\n".join(lines)
 
