@@ -33,8 +33,13 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- admin-at-scale -->", "<!-- /admin-at-scale -->"
 ADMIN = ("admin-bench@example.com", "bench-password-" + secrets.token_hex(8))
 TARGET_SECONDS, TARGET_RATIO = 0.5, 3.0
+DOCTOR = "whatsapp_doctor"
+DOCTOR_TARGET_SECONDS = 2.0  # at the big size (issue 16); a command, not a page: no ratio
 EXPORT_STREAM_MAX_ROWS = 5_000
 EXPORT = "export of all messages"
+CLIENTS_PER_PAGE = 50  # ClientAdmin.list_per_page
+PER_CLIENT_ALIKE = "per-client CSV, as many messages as the small size's busiest"
+PER_CLIENT_BUSIEST = "per-client CSV, the busiest client"
 
 
 def main(argv: list[str]) -> int:
@@ -45,20 +50,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", default="crm_admin_bench", help="prefix: <name>_small and <name>_big")
     parser.add_argument("--reuse", action="store_true", help="keep a database already loaded at its size")
     parser.add_argument("--export-only", action="store_true", help="only the export of every message; print it")
+    parser.add_argument("--pages", help="only the pages whose title matches this regular expression; print them")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database) or args.database.startswith("crm_bench"):
         parser.error(f"refusing the database name {args.database!r}")
     sizes = {"small": (1_000, 10_000), "big": (args.clients, args.messages)}
-    figures = {}
+    figures, reference = {}, {}
     for size, (clients, messages) in sizes.items():
         name = f"{args.database}_{size}"
         print(f"== {size}: {clients:,} clients, {messages:,} messages in {name}", flush=True)
         env = _env(name)
         _load(name, env, clients, messages, reuse=args.reuse)
-        figures[size] = _measure(env, args)
+        figures[size] = _measure(env, args, reference)
     table = _table(figures, sizes, " ".join(["bench/admin", *argv]))
     print(table)
-    if not args.export_only:
+    if not args.export_only and not args.pages:
         _write(table)
     return 0
 
@@ -122,50 +128,75 @@ def _loaded(database: str) -> tuple[int, int] | None:
         return None
 
 
-def _pages(env: dict) -> dict[str, str]:
+def _pages(env: dict, reference: dict) -> dict[str, str]:
+    """Each page's title and path. Alike at both sizes where the sizes differ: the last page of the
+    client list and page 20 (the small size's last), a client with as many messages as the small
+    size's busiest as well as the busiest, a rare word that is in the data (an order number)."""
     with psycopg.connect(env["DATABASE_URL"]) as conn:
-        client = conn.execute("SELECT id FROM clients ORDER BY message_count DESC LIMIT 1").fetchone()[0]
+        busiest, most = conn.execute(
+            "SELECT id, message_count FROM clients ORDER BY message_count DESC LIMIT 1"
+        ).fetchone()
+        reference.setdefault("messages", most)
+        alike = conn.execute(
+            "SELECT id FROM clients WHERE message_count <= %s ORDER BY message_count DESC LIMIT 1",
+            [reference["messages"]],
+        ).fetchone()[0]
+        clients = conn.execute("SELECT count(*) FROM clients").fetchone()[0]
+        rare = conn.execute(
+            "SELECT substring(content from '№[0-9]+') FROM messages WHERE content LIKE '%%№%%' ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+    last = max(1, -(-clients // CLIENTS_PER_PAGE))
     base, clients, messages = "/admin/", "/admin/clients/client/", "/admin/whatsapp/message/"
     inbox = "/admin/inbox/conversation/"
     return {
         "admin index (dashboard)": base,
         "client list": clients,
-        "client list, page 100": clients + "?p=100",
+        "client list, page 20": clients + "?p=20",
+        "client list, the last page": clients + f"?p={last}",
         "client list by messages": clients + "?o=-3",
         "client list by name": clients + "?o=1",
         "client search +7 900 034-91-15": clients + "?q=" + quote("+7 900 034-91-15"),
         "client search 8287": clients + "?q=8287",
         "client search by a word (доставка)": clients + "?q=" + quote("доставка"),
+        "client search, a rare word (an order number)": clients + "?q=" + quote(rare or "№1000"),
+        "client search, a word nobody wrote (пришёл 7)": clients + "?q=" + quote("пришёл 7"),
         "message list": messages,
         "message list, inbound images": messages + "?direction__exact=inbound&type_message=imageMessage",
         "message list, page 100": messages + "?p=100",
         "message list searched (доставка)": messages + "?q=" + quote("доставка"),
         "notification list": "/admin/whatsapp/notification/",
-        "a conversation": f"{clients}{client}/change/",
+        "a conversation": f"{clients}{busiest}/change/",
         "inbox": inbox,
         "inbox, unassigned open": inbox + "?tab=unassigned&status=open",
         "inbox, waiting longest": inbox + "?o=7",
         "inbox, unread": inbox + "?unread=1",
-        "inbox, a conversation": f"{inbox}{client}/change/",
-        "per-client CSV": f"{clients}{client}/export/",
+        "inbox, a conversation": f"{inbox}{busiest}/change/",
+        PER_CLIENT_ALIKE: f"{clients}{alike}/export/",
+        PER_CLIENT_BUSIEST: f"{clients}{busiest}/export/",
     }
 
 
-def _measure(env: dict, args: argparse.Namespace) -> dict:
+def _measure(env: dict, args: argparse.Namespace, reference: dict) -> dict:
     port = int(env["PORT"])
     out = ROOT / "bench" / "out" / f"admin-gunicorn-{port}.log"
     figures = {}
     with processes.server(env, port, out):
         session = Session(port)
         if not args.export_only:
-            for title, path in _pages(env).items():
+            for title, path in _pages(env, reference).items():
+                if args.pages and not re.search(args.pages, title):
+                    continue
                 figures[title] = session.median(path, args.requests)
-        figures.update(_export(session, env))
-    if args.export_only:
+                if title.startswith("per-client CSV"):
+                    rows = session.get(path)[1].count(b"\n") - 1
+                    figures[f"{title}: rows/s"] = (f"{rows / figures[title][0]:,.0f} rows/s ({rows:,} rows)", 200)
+        if not args.pages:
+            figures.update(_export(session, env))
+    if args.export_only or args.pages:
         return figures
     started = time.monotonic()
     subprocess.run([str(PYTHON), "manage.py", "whatsapp_doctor"], cwd=ROOT, env=env, capture_output=True)
-    figures["whatsapp_doctor"] = (time.monotonic() - started, 200)
+    figures[DOCTOR] = (time.monotonic() - started, 200)
     return figures
 
 
@@ -268,7 +299,7 @@ def _table(figures: dict, sizes: dict, command: str) -> str:
     lines = [
         f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of the timed requests, "
         f"{small[0]:,} clients / {small[1]:,} messages against {big[0]:,} / {big[1]:,}. "
-        f"Target: under {TARGET_SECONDS} s and within {TARGET_RATIO:g}x.",
+        f"Target: under {TARGET_SECONDS} s and within {TARGET_RATIO:g}x ({DOCTOR}: under {DOCTOR_TARGET_SECONDS:g} s).",
         "",
         "| page | small | big | ratio | status |",
         "|---|---|---|---|---|",
@@ -280,7 +311,8 @@ def _table(figures: dict, sizes: dict, command: str) -> str:
             lines.append(f"| {title} | {before} | {value} | | {status} |")
             continue
         ratio = value / before if before else 0
-        mark = "" if value < TARGET_SECONDS and ratio <= TARGET_RATIO else " ❌"
+        met = value < DOCTOR_TARGET_SECONDS if title == DOCTOR else value < TARGET_SECONDS and ratio <= TARGET_RATIO
+        mark = "" if met else " ❌"
         lines.append(f"| {title} | {before:.3f} s | {value:.3f} s | {ratio:.1f}x{mark} | {status} |")
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 Declarations only; the actions beyond Django's own are in clients/admin_views.py, and the page as a
 WhatsApp conversation (thread, reply box, export) is added by whatsapp/admin.py."""
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django import forms
@@ -243,7 +244,7 @@ class ClientAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(client_matches(term, wrote=self.clients_who_wrote(term))), False
 
-    def clients_who_wrote(self, term: str) -> QuerySet | Expression | None:
+    def clients_who_wrote(self, term: str) -> Collection | Expression | None:
         """The ids of clients whose messages contain `term`, or a condition on each client (see
         clients.search.client_matches): messages are WhatsApp's (whatsapp/admin.py)."""
         return None

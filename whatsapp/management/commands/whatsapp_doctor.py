@@ -11,6 +11,9 @@ class Command(BaseCommand):
         "Run the troubleshooting guide's checks: database, webhook token, Green API state and webhook settings, "
         "the last notification, failed notifications, clients the webhook would not find. Exits 1 when a check fails."
     )
+    # The doctor is what runs when something is wrong, and its checks are the ones that matter
+    # here: Django's system checks (URLs, admin, models; a quarter of its run) are `manage.py check`'s.
+    requires_system_checks = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
