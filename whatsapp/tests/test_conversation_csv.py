@@ -50,7 +50,7 @@ def test_the_conversation_csv_has_every_message_oldest_first_with_cells_kept_as_
     Client.objects.create(name="Другой", whatsapp_id="79990000002").messages.create(direction="inbound", content="x")
     chunks, rows = exported(staff, anna)
     assert rows[0] == ["id", "client", "client_whatsapp_id", "direction", "type", "status", "content",
-                       "media_url", "external_id", "created_at"]  # fmt: skip
+                       "media_url", "external_id", "created_at", "author", "author_whatsapp_id"]  # fmt: skip
     kept = ["Здравствуйте, заказ №1", '\'=HYPERLINK("x")', "'+7 999 123-45-67", texts[3], ""]
     assert [row[6] for row in rows[1:]] == kept
     assert [row[8] for row in rows[1:]] == [f"ID{n}" for n in range(5)]
