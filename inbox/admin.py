@@ -127,6 +127,7 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ["client", "assignee"]
     search_fields = ["client__name", "client__whatsapp_id"]
     search_help_text = "A client's name or number."
+    rows_refresh_live = True  # templates/admin/search_form.html: no count beside the box
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
