@@ -192,7 +192,10 @@ def demo_groups_load(*, groups: int, seed: int | None = None, days: int = 90) ->
     for g in range(groups):
         group_id = "1203630" + str(rng.randrange(10**11)).zfill(11)
         name = GROUP_NAMES[g % len(GROUP_NAMES)]
-        group, _ = client_find_or_create_by_group(group=group_id, name=name)
+        # A transaction of its own, as the webhook's: the number's row goes first, its client's
+        # foreign key is checked at commit.
+        with transaction.atomic():
+            group, _ = client_find_or_create_by_group(group=group_id, name=name)
         members = rng.sample(people, min(len(people), rng.randint(3, 6)))
         for i in range(GROUP_MESSAGES):
             author = rng.choice(members) if rng.random() < INBOUND_SHARE else None

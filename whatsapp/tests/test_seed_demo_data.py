@@ -54,7 +54,9 @@ def test_messages_without_any_client_is_refused() -> None:
         seed("--clients", "0", "--messages", "10")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_seeding_groups_adds_group_chats_each_one_conversation_with_its_writers() -> None:
+    """Outside a test's transaction, as an operator runs it: each group's client commits whole."""
     from inbox.models import Conversation
 
     out = seed("--clients", "10", "--messages", "50", "--groups", "2", "--seed", "3")
