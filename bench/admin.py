@@ -50,7 +50,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", default="crm_admin_bench", help="prefix: <name>_small and <name>_big")
     parser.add_argument("--reuse", action="store_true", help="keep a database already loaded at its size")
     parser.add_argument("--export-only", action="store_true", help="only the export of every message; print it")
-    parser.add_argument("--pages", help="only the pages whose title matches this regular expression; print them")
+    parser.add_argument(
+        "--pages", type=_pattern, help="only the pages whose title matches this regular expression; print them"
+    )
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database) or args.database.startswith("crm_bench"):
         parser.error(f"refusing the database name {args.database!r}")
@@ -67,6 +69,13 @@ def main(argv: list[str]) -> int:
     if not args.export_only and not args.pages:
         _write(table)
     return 0
+
+
+def _pattern(text: str) -> re.Pattern:
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {error}") from None
 
 
 def _env(database: str) -> dict:
@@ -184,7 +193,7 @@ def _measure(env: dict, args: argparse.Namespace, reference: dict) -> dict:
         session = Session(port)
         if not args.export_only:
             for title, path in _pages(env, reference).items():
-                if args.pages and not re.search(args.pages, title):
+                if args.pages and not args.pages.search(title):
                     continue
                 figures[title] = session.median(path, args.requests)
                 if title.startswith("per-client CSV"):
