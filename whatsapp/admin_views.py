@@ -112,13 +112,21 @@ def conversation(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     }
 
 
+GROUPS_SHOWN = 50
+
+
 def _groups_written_in(model_admin: admin.ModelAdmin, request: HttpRequest, client: Client) -> list[Client]:
     """The group chats whose messages `client` wrote (those the user may see), by the index on authors:
     their messages are the groups' conversations, not this client's."""
     if client.is_group:
         return []
-    wrote = Message.objects.filter(author=client).values("client_id")
-    return list(model_admin.get_queryset(request).filter(pk__in=wrote).order_by("name", "pk")[:50])
+    # The groups' ids first, from the index alone: as a subquery the planner walked every client by
+    # name and probed the index for each (180 ms at 100,000 clients, for a client in no group).
+    wrote = Message.objects.filter(author=client).order_by().values_list("client_id", flat=True).distinct()
+    groups = list(wrote[:GROUPS_SHOWN])
+    if not groups:
+        return []
+    return list(model_admin.get_queryset(request).filter(pk__in=groups).order_by("name", "pk")[:GROUPS_SHOWN])
 
 
 def _with_notes(request: HttpRequest, client: Client, thread: list, *, before: datetime | None, complete: bool) -> list:
