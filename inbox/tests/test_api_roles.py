@@ -11,7 +11,7 @@ from conftest import grant, run_jobs
 from crm.testing.greenapi_fake import png
 from inbox.models import Conversation, ConversationEvent
 from inbox.services import conversation_change
-from inbox.tests.test_inbox import conversation_of, staff, token_for
+from inbox.tests.people import conversation_of, staff, token_for
 from whatsapp.models import MediaFile, Message
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from clients.models import Client
 from clients.services import client_merge
 from inbox.models import Conversation, ConversationEvent
 from inbox.services import conversation_change
-from inbox.tests.test_inbox import conversation_of, incoming, staff
+from inbox.tests.people import conversation_of, incoming, staff
 
 pytestmark = pytest.mark.django_db
 
