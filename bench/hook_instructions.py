@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("label")
     parser.add_argument("--sql", type=Path, help="statements to run first, separated by a blank line")
+    parser.add_argument("--port", type=int, default=5499, help="of the private cluster (default 5499): two runs at once")
+    parser.add_argument("--keep", type=Path, help="a folder to keep callgrind's two outputs in (callgrind_annotate)")
     args = parser.parse_args()
     variant = [s for s in args.sql.read_text().split("\n\n") if s.strip()] if args.sql else []
     call_command("migrate", verbosity=0)
@@ -130,16 +133,19 @@ def main() -> None:
         os.chmod(tmp, 0o777)
         data = f"{tmp}/data"
         as_postgres(str(PG / "initdb"), "-D", data, "-A", "trust")
-        psql = ["psql", "-h", tmp, "-p", "5499", "-U", "postgres", "-d", "postgres", "-qc"]
+        psql = ["psql", "-h", tmp, "-p", str(args.port), "-U", "postgres", "-d", "postgres", "-qc"]
 
         def server(*sql: str, restore: bytes = b"") -> None:
-            options = f"-p 5499 -k {tmp} -c listen_addresses=''"
+            options = f"-p {args.port} -k {tmp} -c listen_addresses=''"
             as_postgres(str(PG / "pg_ctl"), "-D", data, "-w", "-o", options, "-l", f"{tmp}/log", "start")
             try:
                 if restore:
                     subprocess.run([*psql, "CREATE DATABASE seed"], check=True, capture_output=True)
-                    restored = ["pg_restore", "-h", tmp, "-p", "5499", "-U", "postgres", "-d", "seed"]
+                    restored = ["pg_restore", "-h", tmp, "-p", str(args.port), "-U", "postgres", "-d", "seed"]
                     subprocess.run(restored, input=restore, check=True, capture_output=True)
+                    # Statistics once, in the template: ANALYZE samples at random, so running it in
+                    # each copy moved the count between runs by up to 200,000 a webhook.
+                    subprocess.run([*psql[:-3], "-d", "seed", "-qc", "VACUUM ANALYZE"], check=True, capture_output=True)
                 for statement in sql:
                     subprocess.run([*psql, statement], check=True, capture_output=True)
             finally:
@@ -151,9 +157,13 @@ def main() -> None:
             # Each run on a fresh copy: a variant's DDL applies to the same database both times.
             server("DROP DATABASE IF EXISTS run", "CREATE DATABASE run TEMPLATE seed")
             counts.append(
-                instructions(data, [*variant, "VACUUM ANALYZE", "CHECKPOINT", *statements[: n + 1]], f"{tmp}/cg.{n}")
+                instructions(data, [*variant, "CHECKPOINT", *statements[: n + 1]], f"{tmp}/cg.{n}")
             )
         few, many = counts
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for n in (FEW, MANY):
+                shutil.copy(f"{tmp}/cg.{n}", args.keep / f"callgrind.{args.label}.{n}")
     print(json.dumps({"label": args.label, "instructions_per_text_webhook": round((many - few) / (MANY - FEW))}))
 
 
