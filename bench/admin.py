@@ -143,11 +143,11 @@ def _pages(env: dict, reference: dict) -> dict[str, str]:
     size's busiest as well as the busiest, a rare word that is in the data (an order number)."""
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         busiest, most = conn.execute(
-            "SELECT id, message_count FROM clients ORDER BY message_count DESC LIMIT 1"
+            "SELECT client_id, message_count FROM client_activity ORDER BY message_count DESC LIMIT 1"
         ).fetchone()
         reference.setdefault("messages", most)
         alike = conn.execute(
-            "SELECT id FROM clients WHERE message_count <= %s ORDER BY message_count DESC LIMIT 1",
+            "SELECT client_id FROM client_activity WHERE message_count <= %s ORDER BY message_count DESC LIMIT 1",
             [reference["messages"]],
         ).fetchone()[0]
         clients = conn.execute("SELECT count(*) FROM clients").fetchone()[0]

@@ -115,7 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("label")
     parser.add_argument("--sql", type=Path, help="statements to run first, separated by a blank line")
-    parser.add_argument("--port", type=int, default=5499, help="of the private cluster (default 5499): two runs at once")
+    parser.add_argument(
+        "--port", type=int, default=5499, help="of the private cluster (default 5499): two runs at once"
+    )
     parser.add_argument("--keep", type=Path, help="a folder to keep callgrind's two outputs in (callgrind_annotate)")
     args = parser.parse_args()
     variant = [s for s in args.sql.read_text().split("\n\n") if s.strip()] if args.sql else []
@@ -156,9 +158,7 @@ def main() -> None:
         for n in (FEW, MANY):
             # Each run on a fresh copy: a variant's DDL applies to the same database both times.
             server("DROP DATABASE IF EXISTS run", "CREATE DATABASE run TEMPLATE seed")
-            counts.append(
-                instructions(data, [*variant, "CHECKPOINT", *statements[: n + 1]], f"{tmp}/cg.{n}")
-            )
+            counts.append(instructions(data, [*variant, "CHECKPOINT", *statements[: n + 1]], f"{tmp}/cg.{n}"))
         few, many = counts
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)

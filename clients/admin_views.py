@@ -39,12 +39,12 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
             c.phone_display,
             c.whatsapp_id or "",
             c.whatsapp_lid or "",
-            c.message_count,
-            c.last_message_at,
+            c.activity.message_count,
+            c.activity.last_message_at,
             c.created_at,
             c.whatsapp_group or "",
         ]
-        for c in streamed(queryset)
+        for c in streamed(queryset.with_activity())
     )
     return csv_response("clients.csv", header, rows)
 
@@ -53,7 +53,9 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
 def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
     """A confirmation page to pick the client to keep, then the merge: the others are deleted."""
     # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
-    clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.message_count, c.created_at))
+    clients = sorted(
+        queryset.with_activity(), key=lambda c: (c.whatsapp_id is None, -c.activity.message_count, c.created_at)
+    )
     # Checked again here, as Django's delete action does: the action's declaration only hides it.
     if not all(model_admin.has_merge_permission(request, c) for c in clients):
         raise PermissionDenied

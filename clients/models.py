@@ -29,9 +29,18 @@ def lid_digits(raw: str | None, *, field: str) -> str:
     return lid
 
 
+class ClientQuerySet(models.QuerySet):
+    def with_activity(self) -> "ClientQuerySet":
+        """Each client with its activity, in one query. An inner join, which loses nobody (every
+        client has its row) and lets PostgreSQL read a list in the order of an index of
+        `client_activity`: an outer join it would have to sort, all 100,000 clients."""
+        return self.select_related("activity").filter(activity__isnull=False)
+
+
 class Client(models.Model):
     """A person the business talks to. WhatsApp finds them by any of their `numbers`; `whatsapp_id`
-    (and `whatsapp_lid`) is the main one, which the database keeps among those numbers."""
+    (and `whatsapp_lid`) is the main one, which the database keeps among those numbers. Their
+    conversation in numbers (latest message, counts, unread) is `activity`, a ClientActivity."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255, blank=True)
@@ -61,23 +70,7 @@ class Client(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # The conversation's activity, kept by database triggers on `messages` (whatsapp/migrations/0011;
-    # on INSERT one trigger with the inbox's conversation, inbox/migrations/0005) whoever writes them:
-    # the webhook's one-statement path, the ORM, sends, merges, the guide's raw DELETE. The lists sort
-    # and show these instead of counting millions of messages (the indexes in each of the list's
-    # orders are clients/migrations/0007, in SQL: SQLite has no NULLS LAST to declare them). Defaults in
-    # the database too, so raw INSERTs (the fast path's new client) leave them right.
-    last_message_at = models.DateTimeField(
-        "last message", null=True, blank=True, default=None, editable=False, help_text="WhatsApp's time."
-    )
-    last_message_id = models.UUIDField(null=True, blank=True, default=None, editable=False)
-    last_direction = models.CharField(max_length=8, blank=True, default="", db_default="", editable=False)
-    last_preview = models.CharField(max_length=100, blank=True, default="", db_default="", editable=False)
-    message_count = models.IntegerField("messages", default=0, db_default=0, editable=False)
-    inbound_count = models.IntegerField("messages in", default=0, db_default=0, editable=False)
-    # Inbound messages that arrived (created_at) after `read_until`; never read: all of them.
-    unread_count = models.IntegerField("unread", default=0, db_default=0, editable=False)
-    read_until = models.DateTimeField(null=True, blank=True, default=None, editable=False)
+    objects = ClientQuerySet.as_manager()
 
     class Meta:
         db_table = "clients"
@@ -118,6 +111,42 @@ class Client(models.Model):
             raise ValidationError({"phone": "Enter a phone number."})
         self.whatsapp_id = self.whatsapp_id or None
         self.whatsapp_lid = lid_digits(self.whatsapp_lid, field="whatsapp_lid") or None
+
+
+class ClientActivity(models.Model):
+    """A client's conversation in numbers: the latest message, the counts, what is unread. The lists
+    sort and show these instead of counting millions of messages.
+
+    Kept by database triggers on `messages` whoever writes them (the webhook's one-statement path,
+    the ORM, sends, merges, clean-ups, the guide's raw DELETE): whatsapp/migrations/0011 and 0013,
+    inbox/migrations/0005, on this table since clients/migrations/0008. Every client has its row
+    from the moment it is made (a trigger on `clients`). A table of its own so that a message writes
+    this narrow row and its order indexes, not the client's row with its name, phone and number
+    indexes (bench/RESULTS.md, "The client's activity in a table of its own")."""
+
+    client = models.OneToOneField(
+        Client, primary_key=True, on_delete=models.CASCADE, related_name="activity", editable=False
+    )
+    # The client's created_at, copied when it is made: the lists' tie-break, in the order's indexes.
+    client_created_at = models.DateTimeField(editable=False)
+    last_message_at = models.DateTimeField(
+        "last message", null=True, blank=True, default=None, editable=False, help_text="WhatsApp's time."
+    )
+    last_message_id = models.UUIDField(null=True, blank=True, default=None, editable=False)
+    last_direction = models.CharField(max_length=8, blank=True, default="", db_default="", editable=False)
+    last_preview = models.CharField(max_length=100, blank=True, default="", db_default="", editable=False)
+    message_count = models.IntegerField("messages", default=0, db_default=0, editable=False)
+    inbound_count = models.IntegerField("messages in", default=0, db_default=0, editable=False)
+    # Inbound messages that arrived (created_at) after `read_until`; never read: all of them.
+    unread_count = models.IntegerField("unread", default=0, db_default=0, editable=False)
+    read_until = models.DateTimeField(null=True, blank=True, default=None, editable=False)
+
+    class Meta:
+        db_table = "client_activity"
+        verbose_name_plural = "client activity"
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.message_count} messages"
 
 
 class ClientNumber(models.Model):

@@ -77,9 +77,13 @@ class EstimatedCountPaginator(Paginator):
         rows = self.object_list
         if not isinstance(rows, QuerySet) or bottom < DEFERRED_OFFSET:
             return self._get_page(rows[bottom:top], number, self)
-        ids = list(rows.values_list("pk", flat=True)[bottom:top])
+        ids = self.page_ids(rows, bottom, top)
         # The same order (it ends with the primary key), over the page's rows only.
         return self._get_page(rows.filter(pk__in=ids), number, self)
+
+    def page_ids(self, rows: QuerySet, bottom: int, top: int) -> list:
+        """The primary keys of rows `bottom` to `top` of `rows`, in its order."""
+        return list(rows.values_list("pk", flat=True)[bottom:top])
 
     @property
     def count_shown(self) -> str:

@@ -24,7 +24,7 @@ from whatsapp import admin_views
 from whatsapp.admin import ClientConversationAdmin, MessageAdmin
 from whatsapp.models import Instance, Message
 
-LATEST_FIRST = F("client__last_message_at").desc(nulls_last=True)
+LATEST_FIRST = F("client__activity__last_message_at").desc(nulls_last=True)
 
 
 class TabFilter(admin.SimpleListFilter):
@@ -63,7 +63,7 @@ class UnreadFilter(admin.SimpleListFilter):
         return [("1", "With unread messages")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
-        return queryset.filter(client__unread_count__gt=0) if self.value() == "1" else queryset
+        return queryset.filter(client__activity__unread_count__gt=0) if self.value() == "1" else queryset
 
 
 class InstanceFilter(admin.SimpleListFilter):
@@ -134,7 +134,7 @@ class ConversationAdmin(admin.ModelAdmin):
     actions = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        return super().get_queryset(request).filter(conversations_visible(user=request.user))
+        return super().get_queryset(request).filter(conversations_visible(user=request.user)).with_activity()
 
     def get_ordering(self, request: HttpRequest) -> list[str | OrderBy]:
         return [LATEST_FIRST]
@@ -157,17 +157,17 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="last message")
     def last(self, obj: Conversation) -> str:
-        arrow = "→" if obj.client.last_direction == "outbound" else "←"
-        text = obj.client.last_preview
+        arrow = "→" if obj.client.activity.last_direction == "outbound" else "←"
+        text = obj.client.activity.last_preview
         return f"{arrow} {text if len(text) <= 70 else text[:69] + '…'}" if text else "—"
 
-    @admin.display(description="time", ordering=F("client__last_message_at").asc(nulls_first=True))
+    @admin.display(description="time", ordering=F("client__activity__last_message_at").asc(nulls_first=True))
     def when(self, obj: Conversation) -> datetime | None:
-        return obj.client.last_message_at
+        return obj.client.activity.last_message_at
 
-    @admin.display(description="unread", ordering="client__unread_count")
+    @admin.display(description="unread", ordering="client__activity__unread_count")
     def unread(self, obj: Conversation) -> str:
-        count = obj.client.unread_count
+        count = obj.client.activity.unread_count
         return format_html('<strong class="unread-count">{}</strong>', count) if count else ""
 
     @admin.display(description="status", ordering="status")

@@ -4,8 +4,8 @@ assignee and a history of every change.
 A conversation's row is made, reopened and marked "waiting for our answer" by a database trigger on
 `messages` (the rules of inbox/migrations/0002; since 0005 one trigger with the client's activity),
 so the webhook's one-statement path, the ORM, sends, backfills and COPY all agree. Its activity
-(last message, preview, unread count) is the client's own stored columns (clients.Client, kept by
-whatsapp/migrations/0011): nothing is counted per row.
+(last message, preview, unread count) is the client's stored row (clients.ClientActivity, kept by
+the same trigger): nothing is counted per row.
 """
 
 from django.conf import settings
@@ -14,6 +14,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client
+
+
+class ConversationQuerySet(models.QuerySet):
+    def with_activity(self) -> "ConversationQuerySet":
+        """Each conversation with its client and the client's activity, in one query; an inner join
+        (see clients.models.ClientQuerySet.with_activity), so the inbox reads in an index's order."""
+        return self.select_related("client__activity").filter(client__activity__isnull=False)
 
 
 class Conversation(models.Model):
@@ -42,6 +49,8 @@ class Conversation(models.Model):
     instance_id = models.BigIntegerField("instance", default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ConversationQuerySet.as_manager()
 
     class Meta:
         db_table = "inbox_conversations"

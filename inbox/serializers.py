@@ -33,10 +33,10 @@ class ConversationSerializer(serializers.Serializer):
     snoozedUntil = serializers.DateTimeField(source="snoozed_until", allow_null=True)  # noqa: N815
     assignee = AssigneeSerializer(allow_null=True)
     instance = serializers.IntegerField(source="instance_id")
-    lastMessageAt = serializers.DateTimeField(source="client.last_message_at", allow_null=True)  # noqa: N815
-    lastDirection = serializers.CharField(source="client.last_direction", allow_blank=True)  # noqa: N815
-    lastPreview = serializers.CharField(source="client.last_preview", allow_blank=True)  # noqa: N815
-    unread = serializers.IntegerField(source="client.unread_count")
+    lastMessageAt = serializers.DateTimeField(source="client.activity.last_message_at", allow_null=True)  # noqa: N815
+    lastDirection = serializers.CharField(source="client.activity.last_direction", allow_blank=True)  # noqa: N815
+    lastPreview = serializers.CharField(source="client.activity.last_preview", allow_blank=True)  # noqa: N815
+    unread = serializers.IntegerField(source="client.activity.unread_count")
     waitingSince = serializers.DateTimeField(source="waiting_since", allow_null=True)  # noqa: N815
 
 

@@ -10,7 +10,7 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from clients.models import Client
+from clients.models import Client, ClientActivity
 from inbox.models import Conversation, ConversationEvent, status_is
 from whatsapp.models import Message
 from whatsapp.outbound import chat_id_of
@@ -44,9 +44,9 @@ class InboxFilter:
 
 
 def conversations_listed(*, user: User, given: InboxFilter) -> QuerySet[Conversation]:
-    """The inbox's rows: what `user` may see, filtered, newest activity first (the client's stored
+    """The inbox's rows: what `user` may see, filtered, newest activity first (the client's activity,
     last_message_at and its index) or longest waiting first."""
-    rows = Conversation.objects.filter(conversations_visible(user=user)).select_related("client", "assignee")
+    rows = Conversation.objects.filter(conversations_visible(user=user)).with_activity().select_related("assignee")
     if given.tab == "mine":
         rows = rows.filter(assignee=user)
     elif given.tab == "unassigned":
@@ -57,7 +57,7 @@ def conversations_listed(*, user: User, given: InboxFilter) -> QuerySet[Conversa
         rows = rows.filter(instance_id=given.instance)
     if given.order == "waiting":
         return rows.filter(waiting_since__isnull=False).order_by("waiting_since", "client_id")
-    return rows.order_by(F("client__last_message_at").desc(nulls_last=True), "client_id")
+    return rows.order_by(F("client__activity__last_message_at").desc(nulls_last=True), "client_id")
 
 
 COUNT_CAP = 100  # past it a count says "99+": each count reads at most this many rows
@@ -69,7 +69,7 @@ def inbox_counts(*, user: User) -> dict[str, str]:
     visible = Conversation.objects.filter(conversations_visible(user=user))
     active = visible.filter(status_is(Conversation.Status.OPEN))
     queries = {
-        "unread": visible.filter(client__unread_count__gt=0),
+        "unread": visible.filter(client__activity__unread_count__gt=0),
         "mine": active.filter(assignee=user),
         "unassigned": active.filter(assignee__isnull=True),
     }
@@ -140,7 +140,7 @@ def conversations_merge(*, keep: Client, others: list[Client], actor: User | Non
     found = {c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
     if not found:
         return  # nobody ever wrote: no conversation to keep
-    latest = dict(Client.objects.filter(pk__in=found).values_list("pk", "last_message_at"))
+    latest = dict(ClientActivity.objects.filter(pk__in=found).values_list("pk", "last_message_at"))
     never = datetime.min.replace(tzinfo=UTC)
     newest = max(found.values(), key=lambda c: (latest[c.pk] or never, c.pk == keep.pk))  # a tie: the kept one's
     kept = found.get(keep.pk) or Conversation(client=keep, created_at=min(c.created_at for c in found.values()))
@@ -163,7 +163,7 @@ def conversation_read(*, conversation: Conversation) -> int:
     client: Client = conversation.client
     with transaction.atomic():
         unread = (
-            Client.objects.filter(pk=client.pk, unread_count__gt=0)
+            ClientActivity.objects.filter(pk=client.pk, unread_count__gt=0)
             .select_for_update()
             .values_list("unread_count", flat=True)
             .first()
@@ -175,11 +175,11 @@ def conversation_read(*, conversation: Conversation) -> int:
         newest = Message.objects.filter(client_id=client.pk, direction=Message.Direction.INBOUND).aggregate(
             newest=Max("created_at")
         )["newest"]
-        Client.objects.filter(pk=client.pk).update(read_until=newest or timezone.now(), unread_count=0)
+        ClientActivity.objects.filter(pk=client.pk).update(read_until=newest or timezone.now(), unread_count=0)
         if settings.GREEN_API_MARK_READ and (client.whatsapp_id or client.whatsapp_lid or client.whatsapp_group):
             from inbox.jobs import chat_mark_read
 
             # Committed with the read mark, or not at all.
             chat_mark_read.enqueue(chat_id=chat_id_of(client))
-    client.unread_count = 0
+    client.activity.unread_count = 0
     return unread

@@ -40,7 +40,8 @@ def _visible_or_404(request: Request, client_id: str) -> Conversation:
         raise Http404("No such conversation.") from None
     conversation = (
         Conversation.objects.filter(conversations_visible(user=request.user), pk=client_id)
-        .select_related("client", "assignee")
+        .with_activity()
+        .select_related("assignee")
         .first()
     )
     if conversation is None:

@@ -20,10 +20,10 @@ def messages_clear(*, batch_size: int = 50_000, progress: Callable[[int, int], N
     of the table's pages (a TID range scan): every page is read once, as a plain DELETE would,
     instead of each batch scanning again past the dead rows of the batches before it. A last plain
     DELETE takes rows that arrived or moved meanwhile. All of it is one transaction in which the
-    delete trigger leaves the clients alone (whatsapp/migrations/0013): their activity columns are
+    delete trigger leaves the clients alone (whatsapp/migrations/0013): their activity rows are
     recounted once at the end, set-based, so nobody sees counts of messages that are gone, and the
     million rows cost what the guide's raw DELETE costs instead of four times as much. Deliveries
-    go on meanwhile (they insert; only the clients' rows are locked, for the final recount).
+    go on meanwhile (they insert; only the clients' activity rows are locked, for the final recount).
     Elsewhere (SQLite), `DELETE … WHERE id IN (SELECT … LIMIT n)`, each batch its own transaction.
     """
     total = messages_count()

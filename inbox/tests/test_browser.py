@@ -124,7 +124,7 @@ def test_two_managers_work_one_conversation_live_from_arrival_to_reopening(
     annas.click("#result_list tbody tr th a")
     annas.wait_for_selector("#thread >> text=Можно перенести доставку")
     conversation = Conversation.objects.select_related("client").get(client__whatsapp_id=NUMBER)
-    assert conversation.client.unread_count == 0  # opening it read it
+    assert conversation.client.activity.unread_count == 0  # opening it read it
     annas.select_option("#id_assignee", str(anna.pk))
     annas.fill("#id_note", "беру, я вела этот заказ")
     annas.click("input[name=_save]")

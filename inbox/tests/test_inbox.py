@@ -25,7 +25,7 @@ def test_a_clients_first_message_opens_a_conversation_waiting_for_our_answer(pos
     assert conversation.assignee is None
     assert conversation.waiting_since == message.sent_at
     assert conversation.instance_id == message.instance_id
-    assert conversation.client.unread_count == 1
+    assert conversation.client.activity.unread_count == 1
 
 
 @needs_postgres("the fast path is PostgreSQL's")

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.test import Client as HttpClient
 from django.urls import reverse
 
-from clients.models import Client
+from clients.models import Client, ClientActivity
 from conftest import grant, run_jobs
 from inbox.models import ConversationEvent
 from inbox.roles import ROLES, roles_ensure
@@ -41,9 +41,9 @@ def test_opening_a_conversation_shows_the_thread_and_marks_it_read(client, post_
     page = client.get(reverse("admin:inbox_conversation_change", args=[conversation.pk])).content.decode()
     assert page.index('id="thread"') < page.index('id="reply"') < page.index('id="client-details"')
     assert "Где мой заказ?" in page
-    assert Client.objects.get(pk=conversation.pk).unread_count == 0
+    assert ClientActivity.objects.get(pk=conversation.pk).unread_count == 0
     post_webhook(incoming("INBOX-2", "Ну что?"))
-    assert Client.objects.get(pk=conversation.pk).unread_count == 1
+    assert ClientActivity.objects.get(pk=conversation.pk).unread_count == 1
 
 
 def test_staff_assign_a_conversation_to_themselves_and_it_leaves_unassigned(client, post_webhook) -> None:
@@ -179,8 +179,8 @@ def test_the_api_changes_status_and_assignee_and_marks_read_within_the_roles(cli
     )
     assert api.post(f"/inbox/conversations/{theirs}/read").status_code == 404
     assert api.post(f"/inbox/conversations/{mine}/read").json() == {"marked": 1}
-    assert Client.objects.get(pk=mine).unread_count == 0
-    assert Client.objects.get(pk=theirs).unread_count == 1
+    assert ClientActivity.objects.get(pk=mine).unread_count == 0
+    assert ClientActivity.objects.get(pk=theirs).unread_count == 1
     moved = api.patch(
         f"/inbox/conversations/{mine}", {"assigneeId": boris.pk, "note": "в отпуск"}, content_type="application/json"
     )

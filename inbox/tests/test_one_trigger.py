@@ -9,7 +9,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from clients.models import Client
+from clients.models import Client, ClientActivity
 from conftest import needs_postgres, payload, postgres_only
 from inbox.models import Conversation, ConversationEvent
 from whatsapp.models import Message
@@ -52,8 +52,13 @@ def what_is_kept(clients: list[Client]) -> list[tuple]:
         history = ConversationEvent.objects.filter(conversation=conversation).order_by("id")
         kept.append(
             (
-                (client.message_count, client.inbound_count, client.unread_count, client.last_message_at),
-                (client.last_direction, client.last_preview.split()[-1]),
+                (
+                    client.activity.message_count,
+                    client.activity.inbound_count,
+                    client.activity.unread_count,
+                    client.activity.last_message_at,
+                ),
+                (client.activity.last_direction, client.activity.last_preview.split()[-1]),
                 (conversation.status, conversation.waiting_since, conversation.instance_id),
                 list(history.values_list("field", "old", "new", "note")),
             )
@@ -66,7 +71,9 @@ def what_is_kept(clients: list[Client]) -> list[tuple]:
 def test_a_statement_of_many_messages_leaves_what_one_message_at_a_time_leaves() -> None:
     one_by_one = [Client.objects.create(whatsapp_id=f"7900100000{n}") for n in range(len(STORIES))]
     together = [Client.objects.create(whatsapp_id=f"7900200000{n}") for n in range(len(STORIES))]
-    Client.objects.filter(pk__in=[one_by_one[0].pk, together[0].pk]).update(read_until=T0 + timedelta(seconds=15))
+    ClientActivity.objects.filter(pk__in=[one_by_one[0].pk, together[0].pk]).update(
+        read_until=T0 + timedelta(seconds=15)
+    )
     for step in range(3):
         for story, client in enumerate(one_by_one):
             Message.objects.bulk_create([message(client, story, step)])
@@ -130,4 +137,8 @@ def test_concurrent_deliveries_to_a_resolved_conversation_reopen_it_once_and_wai
         Message.objects.filter(direction="inbound").values_list("sent_at", flat=True)
     )
     client.refresh_from_db()
-    assert (client.message_count, client.unread_count, client.last_direction) == (25, 24, "inbound")
+    assert (client.activity.message_count, client.activity.unread_count, client.activity.last_direction) == (
+        25,
+        24,
+        "inbound",
+    )

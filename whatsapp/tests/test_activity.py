@@ -9,9 +9,9 @@ import requests
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from clients.models import Client
+from clients.models import Client, ClientActivity
 from clients.services import client_merge
-from conftest import payload, postgres_only
+from conftest import needs_postgres, payload, postgres_only
 from whatsapp.cleanup import messages_clear
 from whatsapp.models import CONVERSATION_ORDER, Message
 
@@ -23,8 +23,8 @@ def recounted(client: Client) -> dict:
     messages = Message.objects.filter(client=client)
     latest = messages.order_by(*CONVERSATION_ORDER).first()
     inbound = messages.filter(direction="inbound")
-    if client.read_until:
-        unread = inbound.filter(created_at__gt=client.read_until)
+    if client.activity.read_until:
+        unread = inbound.filter(created_at__gt=client.activity.read_until)
     else:
         unread = inbound
     return {
@@ -40,7 +40,7 @@ def recounted(client: Client) -> dict:
 def assert_activity_right(*clients: Client) -> None:
     for client in clients:
         client.refresh_from_db()
-        assert {field: getattr(client, field) for field in ACTIVITY} == recounted(client), client
+        assert {field: getattr(client.activity, field) for field in ACTIVITY} == recounted(client), client
 
 
 def incoming(i: int, text: str = "Привет") -> dict:
@@ -51,6 +51,35 @@ def incoming(i: int, text: str = "Привет") -> dict:
     return body
 
 
+@needs_postgres("a row's place (ctid) is PostgreSQL's")
+@pytest.mark.django_db
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "ORM path"])
+def test_a_message_writes_the_clients_activity_row_and_leaves_the_clients_own_alone(
+    post_webhook, settings, fast: bool
+) -> None:
+    """The client's row, with its name, phone and number indexes, is not rewritten by every message
+    (clients/migrations/0008): an UPDATE puts a row's new version elsewhere, so its ctid moves."""
+    settings.WEBHOOK_FAST_PATH = fast
+    assert post_webhook(incoming(1)).status_code == 200
+    client = Client.objects.get()
+
+    def places() -> tuple[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.ctid::text, a.ctid::text FROM clients AS c JOIN client_activity AS a ON a.client_id = c.id "
+                "WHERE c.id = %s",
+                [client.pk],
+            )
+            return cursor.fetchone()
+
+    before = places()
+    assert post_webhook(incoming(2)).status_code == 200
+    after = places()
+    assert after[0] == before[0], "the client's own row was rewritten by a message"
+    assert after[1] != before[1]
+    assert_activity_right(client)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("fast", [True, False], ids=["fast path", "ORM path"])
 def test_every_delivered_message_counts_and_the_latest_is_shown(post_webhook, settings, fast: bool) -> None:
@@ -59,8 +88,12 @@ def test_every_delivered_message_counts_and_the_latest_is_shown(post_webhook, se
         assert post_webhook(incoming(i)).status_code == 200
     client = Client.objects.get()
     assert_activity_right(client)
-    assert (client.message_count, client.unread_count, client.last_preview) == (3, 3, "Привет 3")
-    assert client.last_message_at == Message.objects.get(content="Привет 3").sent_at
+    assert (client.activity.message_count, client.activity.unread_count, client.activity.last_preview) == (
+        3,
+        3,
+        "Привет 3",
+    )
+    assert client.activity.last_message_at == Message.objects.get(content="Привет 3").sent_at
 
 
 @pytest.mark.django_db
@@ -71,17 +104,21 @@ def test_a_send_is_the_latest_and_not_unread(fake_greenapi) -> None:
     Message.objects.create(client=client, direction="inbound", content="Здравствуйте")
     message_send(client=client, text="Добрый день!")
     assert_activity_right(client)
-    assert (client.last_direction, client.last_preview, client.unread_count) == ("outbound", "Добрый день!", 1)
+    assert (client.activity.last_direction, client.activity.last_preview, client.activity.unread_count) == (
+        "outbound",
+        "Добрый день!",
+        1,
+    )
 
 
 @pytest.mark.django_db
 def test_messages_read_up_to_a_time_are_not_unread() -> None:
     client = Client.objects.create(name="Анна", whatsapp_id="79991234567")
     Message.objects.create(client=client, direction="inbound", content="старое")
-    Client.objects.filter(pk=client.pk).update(read_until=timezone.now(), unread_count=0)
+    ClientActivity.objects.filter(pk=client.pk).update(read_until=timezone.now(), unread_count=0)
     Message.objects.create(client=client, direction="inbound", content="новое")
     assert_activity_right(client)
-    assert client.unread_count == 1
+    assert client.activity.unread_count == 1
 
 
 @pytest.mark.django_db
@@ -91,10 +128,10 @@ def test_deleting_the_latest_shows_the_one_before_and_deleting_all_empties() -> 
     Message.objects.create(client=client, direction="outbound", content="второе", sent_at=first.sent_at)
     Message.objects.filter(content="второе").delete()
     assert_activity_right(client)
-    assert client.last_preview == "первое"
+    assert client.activity.last_preview == "первое"
     Message.objects.all().delete()
     assert_activity_right(client)
-    assert (client.message_count, client.last_message_at) == (0, None)
+    assert (client.activity.message_count, client.activity.last_message_at) == (0, None)
 
 
 @pytest.mark.django_db
@@ -118,7 +155,7 @@ def test_an_edit_of_the_latest_changes_its_preview(post_webhook) -> None:
     message.edit("исправлено", timezone.now())
     message.save()
     assert_activity_right(client)
-    assert client.last_preview == "исправлено"
+    assert client.activity.last_preview == "исправлено"
 
 
 @pytest.mark.django_db
@@ -130,7 +167,7 @@ def test_a_merge_adds_the_twins_activity_to_the_client_kept() -> None:
     with transaction.atomic():
         client_merge(keep=keep, others=[twin])
     assert_activity_right(keep)
-    assert (keep.message_count, keep.last_preview) == (2, "позже")
+    assert (keep.activity.message_count, keep.activity.last_preview) == (2, "позже")
 
 
 THREADS = 12
@@ -151,7 +188,7 @@ def test_concurrent_deliveries_to_one_client_lose_no_count(live_server) -> None:
         assert list(pool.map(post, bodies)) == [200] * len(bodies)
     client = Client.objects.get()
     assert_activity_right(client)
-    assert (client.message_count, client.last_preview) == (len(bodies), f"Привет {len(bodies) - 1}")
+    assert (client.activity.message_count, client.activity.last_preview) == (len(bodies), f"Привет {len(bodies) - 1}")
 
 
 @postgres_only
@@ -198,11 +235,11 @@ def test_a_clean_up_inside_a_transaction_leaves_what_is_deleted_after_it_to_the_
     with transaction.atomic():
         messages_clear(batch_size=1)
         assert_activity_right(client)
-        assert (client.message_count, client.last_preview) == (1, "письмо")
+        assert (client.activity.message_count, client.activity.last_preview) == (1, "письмо")
         Message.objects.create(client=client, direction="outbound", content="снова")
         Message.objects.filter(channel="email").delete()
         assert_activity_right(client)
-        assert (client.message_count, client.last_preview) == (1, "снова")
+        assert (client.activity.message_count, client.activity.last_preview) == (1, "снова")
 
 
 @postgres_only
@@ -210,7 +247,7 @@ def test_a_clean_up_inside_a_transaction_leaves_what_is_deleted_after_it_to_the_
 def test_deliveries_during_the_clean_up_are_counted_after_its_recount(live_server) -> None:
     """The clean-up recounts its clients once at the end; what arrives meanwhile is counted once."""
     known = [Client.objects.create(whatsapp_id=f"7999123456{i}") for i in range(3)]
-    Client.objects.filter(pk=known[0].pk).update(read_until=timezone.now())
+    ClientActivity.objects.filter(pk=known[0].pk).update(read_until=timezone.now())
     for client in known:
         Message.objects.bulk_create([Message(client=client, direction="inbound", content=str(n)) for n in range(200)])
     Message.objects.create(client=known[1], channel="email", direction="inbound", content="письмо")
@@ -232,4 +269,4 @@ def test_deliveries_during_the_clean_up_are_counted_after_its_recount(live_serve
         assert delivered.result() == [200] * THREADS * 2
     connections.close_all()
     assert_activity_right(*known, hot)
-    assert known[1].last_preview == "письмо"
+    assert known[1].activity.last_preview == "письмо"

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from clients.models import Client, ClientNumber
+from clients.models import Client, ClientActivity, ClientNumber
 from conftest import payload, run_jobs
 from inbox.models import Conversation
 from inbox.roles import roles_ensure
@@ -73,7 +73,11 @@ def test_a_group_message_through_the_webhook_makes_one_group_conversation_with_i
     assert (message.client, message.author.whatsapp_id) == (group, AIGERIM)
     assert (group.name, group.whatsapp_id, group.whatsapp_lid, group.phone) == ("Отдел продаж 🇰🇿", None, None, "")
     assert ClientNumber.objects.get(client=group).kind == "group"
-    assert (group.message_count, group.unread_count, group.last_direction) == (1, 1, "inbound")
+    assert (group.activity.message_count, group.activity.unread_count, group.activity.last_direction) == (
+        1,
+        1,
+        "inbound",
+    )
     conversation = Conversation.objects.get(pk=group.pk)
     assert (conversation.status, conversation.waiting_since) == ("open", message.sent_at)
 
@@ -86,7 +90,11 @@ def test_two_participants_messages_land_in_the_same_conversation(post_webhook, w
     assert Conversation.objects.filter(pk=group.pk).count() == 1
     authors = dict(group.messages.values_list("content", "author__whatsapp_id"))
     assert authors == {"Тапсырыс дайын ба?": AIGERIM, "Да, готов": BORIS}
-    assert (group.message_count, group.unread_count, group.last_preview) == (2, 2, "Да, готов")
+    assert (group.activity.message_count, group.activity.unread_count, group.activity.last_preview) == (
+        2,
+        2,
+        "Да, готов",
+    )
 
 
 def test_the_participant_is_still_a_client_and_their_own_conversation_is_untouched(post_webhook, write_path) -> None:
@@ -95,7 +103,11 @@ def test_the_participant_is_still_a_client_and_their_own_conversation_is_untouch
     before = Conversation.objects.get(pk=aigerim.pk)
     post_webhook(in_group(text="В группе"))
     aigerim.refresh_from_db()
-    assert (aigerim.message_count, aigerim.last_preview, aigerim.unread_count) == (1, "Добрый день", 1)
+    assert (aigerim.activity.message_count, aigerim.activity.last_preview, aigerim.activity.unread_count) == (
+        1,
+        "Добрый день",
+        1,
+    )
     assert list(aigerim.messages.values_list("content", flat=True)) == ["Добрый день"]
     assert Conversation.objects.get(pk=aigerim.pk).waiting_since == before.waiting_since
     assert list(aigerim.authored.values_list("content", flat=True)) == ["В группе"]
@@ -275,19 +287,24 @@ def test_the_migration_moves_old_group_messages_to_their_group_and_recounts() ->
         "старая группа": (legacy.pk, boris.pk),
     }
     group.refresh_from_db()
-    assert (group.message_count, group.inbound_count, group.last_preview, group.last_direction) == (
+    assert (
+        group.activity.message_count,
+        group.activity.inbound_count,
+        group.activity.last_preview,
+        group.activity.last_direction,
+    ) == (
         3,
         2,
         "наш ответ",
         "outbound",
     )
     aigerim = Client.objects.get(pk=aigerim.pk)
-    assert (aigerim.message_count, aigerim.last_preview) == (1, "лично")
+    assert (aigerim.activity.message_count, aigerim.activity.last_preview) == (1, "лично")
     assert Conversation.objects.get(pk=aigerim.pk).waiting_since == Message.objects.get(content="лично").sent_at
     # Each group is a conversation; Борис wrote only in groups: his own chat had nothing of his.
     assert Conversation.objects.get(pk=group.pk).status == "pending"
     assert Conversation.objects.get(pk=legacy.pk).status == "open"
-    assert Client.objects.get(pk=boris.pk).message_count == 0
+    assert ClientActivity.objects.get(pk=boris.pk).message_count == 0
     assert not Conversation.objects.filter(pk__in=[boris.pk, us.pk]).exists()
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from clients.models import Client
+from clients.models import Client, ClientActivity
 from conftest import grant, payload
 from whatsapp.admin_views import THREAD_SIZE
 from whatsapp.models import Message, Note
@@ -101,7 +101,9 @@ def test_notes_follow_the_thread_pages(client, anna) -> None:
 
 
 def test_a_note_is_never_sent_counted_exported_or_unread(client, anna, fake_greenapi, api) -> None:
-    before = Client.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(pk=anna.pk)
+    before = ClientActivity.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(
+        pk=anna.pk
+    )
     stats = api.get("/whatsapp/stats").json()
     client.force_login(staff("note writer"))
     client.post(note_url(anna), {"text": "Только для своих"})
@@ -110,7 +112,7 @@ def test_a_note_is_never_sent_counted_exported_or_unread(client, anna, fake_gree
     assert fake_greenapi.sent_files == []
     assert Message.objects.count() == 2
     assert (
-        Client.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(pk=anna.pk)
+        ClientActivity.objects.values("message_count", "inbound_count", "unread_count", "last_preview").get(pk=anna.pk)
         == before
     )
     after = api.get("/whatsapp/stats").json()

@@ -64,7 +64,7 @@ def test_seeding_groups_adds_group_chats_each_one_conversation_with_its_writers(
     groups = Client.objects.exclude(whatsapp_group=None)
     assert groups.count() == 2
     for group in groups:
-        assert group.message_count == 20
+        assert group.activity.message_count == 20
         assert Conversation.objects.filter(pk=group.pk).exists()
         written = group.messages.filter(direction="inbound")
         assert written.exists()
