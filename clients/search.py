@@ -16,7 +16,7 @@ from django.db.models.functions import Reverse
 from django.db.models.lookups import In
 
 from clients import phones
-from clients.models import ClientNumber
+from clients.models import Client, ClientNumber
 
 # A number's end typed to find it (`8287`), or a whole number in any form (`+7 900 034-91-15`).
 MIN_END_DIGITS = 4
@@ -62,21 +62,31 @@ def client_matches(term: str, *, wrote: Collection | Expression | None = None) -
     for a word in thousands of messages, probed client by client in the list's order until the page
     is full, never collected).
 
-    Collected ids are a list (`id = ANY(…)`), not a subquery, so every branch of the OR is an
-    index's (the name's and the phone's trigrams, the lid's, the primary key): PostgreSQL ORs their
-    bitmaps and sorts the few rows found, instead of reading every client in the list's order to
-    test each against a subquery (a word nobody wrote: the whole list, 2 s at 100,000 clients).
+    Collected writers make the whole condition one list of ids: the name's, phone's, lid's and
+    group's matches are collected too, by their indexes (PostgreSQL ORs their bitmaps), and the
+    list is matched on the activity's side of the list's join (`client_activity.client_id =
+    ANY(…)`), so a page walks the activity's order index and stops at 50, and a count probes its
+    primary key. A subquery would have each client of the list tested against it (a word nobody
+    wrote: the whole list, 2 s at 100,000 clients); an OR of the clients' columns and a thousand
+    writers had PostgreSQL read every client (0.38 s at 100,000: bench/RESULTS.md, "Admin at scale").
 
     A number (`+7 900 034-91-15`, `8287`) is looked for among numbers and message texts only: no
     name holds digits."""
     texts = wrote if len(term) >= MIN_TEXT_CHARS else None
     numbers = clients_with_number(term)
+    wrote_ids = texts if isinstance(texts, Collection) else ()
     if numbers is not None:
-        wrote_ids = texts if isinstance(texts, Collection) else ()
-        ids = Q(AnyOf(F("pk"), sorted({*(row["client_id"] for row in numbers), *wrote_ids})))
+        ids = _ids(*(row["client_id"] for row in numbers), *wrote_ids)
         return ids | Q(texts) if isinstance(texts, Expression) else ids
     found = Q(name__icontains=term) | Q(phone__icontains=term) | Q(whatsapp_lid=term.removesuffix("@lid"))
     found |= Q(whatsapp_group=term.removesuffix("@g.us"))
     if texts is None:
         return found
-    return found | Q(AnyOf(F("pk"), list(texts)) if isinstance(texts, Collection) else texts)
+    if isinstance(texts, Expression):
+        return found | Q(texts)
+    return _ids(*Client.objects.filter(found).order_by().values_list("pk", flat=True), *wrote_ids)
+
+
+def _ids(*ids: object) -> Q:
+    """These clients, matched on the activity's side of the list's join (ClientQuerySet.with_activity)."""
+    return Q(AnyOf(F("activity__client_id"), sorted(set(ids))))
