@@ -111,16 +111,25 @@ def instructions(data: str, script: list[str], out: str) -> int:
     return int(re.search(r"Collected : (\d+)", done.stderr.decode()).group(1))
 
 
+def sql_file(path: str) -> list[str]:
+    """A --sql file's statements (separated by a blank line); a usage error when it cannot be read."""
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {error.strerror}") from None
+    return [s for s in text.split("\n\n") if s.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("label")
-    parser.add_argument("--sql", type=Path, help="statements to run first, separated by a blank line")
+    parser.add_argument("--sql", type=sql_file, help="statements to run first, separated by a blank line")
     parser.add_argument(
         "--port", type=int, default=5499, help="of the private cluster (default 5499): two runs at once"
     )
     parser.add_argument("--keep", type=Path, help="a folder to keep callgrind's two outputs in (callgrind_annotate)")
     args = parser.parse_args()
-    variant = [s for s in args.sql.read_text().split("\n\n") if s.strip()] if args.sql else []
+    variant = args.sql or []
     call_command("migrate", verbosity=0)
     if not Client.objects.exists():
         call_command("seed_demo_data", clients=10000, messages=200000, seed=1, verbosity=0)

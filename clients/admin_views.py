@@ -21,6 +21,7 @@ from crm.csv_export import csv_response, streamed
 
 @admin.action(permissions=["view"], description="Export selected clients as CSV")
 def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
+    # The list's queryset: each client with its activity already (ClientAdmin.get_queryset).
     header = [
         "id",
         "name",
@@ -44,7 +45,7 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
             c.created_at,
             c.whatsapp_group or "",
         ]
-        for c in streamed(queryset.with_activity())
+        for c in streamed(queryset)
     )
     return csv_response("clients.csv", header, rows)
 
@@ -53,9 +54,7 @@ def export_csv(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
 def merge(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse | None:
     """A confirmation page to pick the client to keep, then the merge: the others are deleted."""
     # Offered first: the one with a WhatsApp number, then the most messages, then the oldest.
-    clients = sorted(
-        queryset.with_activity(), key=lambda c: (c.whatsapp_id is None, -c.activity.message_count, c.created_at)
-    )
+    clients = sorted(queryset, key=lambda c: (c.whatsapp_id is None, -c.activity.message_count, c.created_at))
     # Checked again here, as Django's delete action does: the action's declaration only hides it.
     if not all(model_admin.has_merge_permission(request, c) for c in clients):
         raise PermissionDenied
